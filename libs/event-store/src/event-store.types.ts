@@ -1,0 +1,58 @@
+/** How an append constrains the current version of its stream. */
+export type ExpectedVersion =
+  | number
+  /** Any version, including a stream that does not exist yet. */
+  | 'any'
+  /** The stream must not exist yet. */
+  | 'no_stream';
+
+/** An event to append. `source` + `sourceEventId` identify it forever (dedupe key). */
+export interface NewEvent {
+  readonly streamId: string;
+  readonly type: string;
+  readonly source: string;
+  readonly sourceEventId: string;
+  /** SHA-256 of what counts as "the same body" for this source (32 bytes). */
+  readonly payloadHash: Buffer;
+  readonly data: unknown;
+  readonly metadata?: Record<string, unknown>;
+  /** The raw delivery, kept verbatim for audit. */
+  readonly raw?: string | null;
+  readonly occurredAt?: Date | null;
+}
+
+/** A unit of work committed all-or-nothing. */
+export interface AppendRequest {
+  readonly events: readonly NewEvent[];
+  /** Per stream id; streams not listed accept any version. */
+  readonly expectedVersions?: Readonly<Record<string, ExpectedVersion>>;
+}
+
+export interface AppendedEvent {
+  readonly eventId: string;
+  readonly source: string;
+  readonly sourceEventId: string;
+  readonly position: number;
+  readonly streamVersion: number;
+  readonly duplicate: boolean;
+}
+
+export interface AppendResult {
+  readonly events: readonly AppendedEvent[];
+  /** The log head after the transaction that carried this append. */
+  readonly head: number;
+}
+
+export interface RecordedEvent<Data = unknown> {
+  readonly position: number;
+  readonly eventId: string;
+  readonly streamId: string;
+  readonly streamVersion: number;
+  readonly type: string;
+  readonly source: string;
+  readonly sourceEventId: string;
+  readonly data: Data;
+  readonly metadata: Record<string, unknown>;
+  readonly occurredAt: Date | null;
+  readonly recordedAt: Date;
+}

@@ -1,0 +1,18 @@
+export * from './event-store.types.js';
+export * from './event-store.errors.js';
+export { createPool, isDatabaseUnavailable, type PoolOptions } from './database.js';
+export {
+  PostgresEventStore,
+  LOG_CHANNEL,
+  type EventStoreOptions,
+  type EventStoreObserver,
+} from './postgres-event-store.js';
+export { LogFollower, LogNotifier, type LogFollowerOptions } from './log-follower.js';
+export { migrate, type MigrateOptions } from './migrations.js';
+export {
+  startEmbeddedDatabase,
+  freePort,
+  type EmbeddedDatabase,
+  type EmbeddedDatabaseOptions,
+} from './embedded-database.js';
+export { projectRoot } from './project-root.js';

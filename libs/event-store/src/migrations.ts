@@ -1,0 +1,27 @@
+import path from 'node:path';
+import { runner } from 'node-pg-migrate';
+import { projectRoot } from './project-root.js';
+
+export interface MigrateOptions {
+  readonly databaseUrl: string;
+  readonly log?: (msg: string) => void;
+}
+
+/**
+ * Applies every pending migration from `migrations/`. node-pg-migrate holds a PostgreSQL
+ * advisory lock while it runs, so several instances starting at once migrate exactly once.
+ */
+export async function migrate(options: MigrateOptions): Promise<string[]> {
+  const applied = await runner({
+    databaseUrl: options.databaseUrl,
+    dir: path.join(projectRoot(), 'migrations'),
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    count: Infinity,
+    noLock: false,
+    checkOrder: true,
+    verbose: false,
+    log: options.log ?? (() => undefined),
+  });
+  return applied.map((m) => m.name);
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import {
+  createPool,
+  IdempotencyConflictError,
+  LogFollower,
+  LogNotifier,
+  PostgresEventStore,
+  WrongExpectedVersionError,
+  type NewEvent,
+  type RecordedEvent,
+} from './index.js';
+
+const hash = (v: unknown): Buffer => createHash('sha256').update(JSON.stringify(v)).digest();
+
+function event(source: string, id: string, body: unknown = { id }, streamId = `s-${id}`): NewEvent {
+  return { streamId, type: 'test.happened', source, sourceEventId: id, payloadHash: hash(body), data: body };
+}
+
+describe('PostgresEventStore', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 4 });
+    store = new PostgresEventStore(pool);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  it('gives 16 concurrent writers gap-free positions that a follower sees exactly once, in order', async () => {
+    const writers = 16;
+    const perWriter = 500;
+    const total = writers * perWriter;
+    const startHead = await store.head();
+
+    const notifier = new LogNotifier(db.url);
+    await notifier.start();
+    const seen: RecordedEvent[] = [];
+    const abort = new AbortController();
+    const followerPool = createPool({ connectionString: db.url, max: 1 });
+    const follower = new LogFollower(new PostgresEventStore(followerPool), notifier, { batchSize: 137 });
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const following = follower.run(startHead, async (batch) => {
+      seen.push(...batch);
+      if (seen.length >= total) resolveDone();
+    }, abort.signal);
+
+    // Each writer is its own store and pool (as separate processes would be), with several
+    // appends in flight so group commit and cross-process lock contention both happen.
+    const pools = Array.from({ length: writers }, () => createPool({ connectionString: db.url, max: 1 }));
+    const stores = pools.map((p) => new PostgresEventStore(p));
+    const acked = new Map<string, number>();
+    await Promise.all(
+      stores.map(async (s, w) => {
+        const inFlight = 4;
+        for (let i = 0; i < perWriter; i += inFlight) {
+          const ids = Array.from({ length: Math.min(inFlight, perWriter - i) }, (_, k) => `w${w}-${i + k}`);
+          const results = await Promise.all(ids.map((id) => s.append({ events: [event('conc', id)] })));
+          results.forEach((r) => acked.set(r.events[0]!.sourceEventId, r.events[0]!.position));
+        }
+      }),
+    );
+    await done;
+    abort.abort();
+    await following;
+    await notifier.stop();
+    await Promise.all(stores.map((s) => s.close()));
+    await Promise.all([...pools, followerPool].map((p) => p.end()));
+
+    const positions = [...acked.values()].sort((a, b) => a - b);
+    expect(positions).toEqual(Array.from({ length: total }, (_, i) => startHead + i + 1));
+    expect(seen.map((e) => e.position)).toEqual(positions);
+    expect(new Set(seen.map((e) => e.sourceEventId)).size).toBe(total);
+    for (const e of seen) expect(acked.get(e.sourceEventId)).toBe(e.position);
+    expect(await store.head()).toBe(startHead + total);
+  });
+
+  it('records a redelivery once and answers its original position', async () => {
+    const first = await store.append({ events: [event('dedupe', 'evt-1', { a: 1 })] });
+    const again = await store.append({ events: [event('dedupe', 'evt-1', { a: 1 })] });
+    expect(first.events[0]!.duplicate).toBe(false);
+    expect(again.events[0]).toEqual({ ...first.events[0], duplicate: true });
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM events WHERE source = 'dedupe' AND source_event_id = 'evt-1'",
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('treats the same id from another source as another event', async () => {
+    const a = await store.append({ events: [event('src-a', 'shared-id')] });
+    const b = await store.append({ events: [event('src-b', 'shared-id')] });
+    expect(b.events[0]!.duplicate).toBe(false);
+    expect(b.events[0]!.position).toBeGreaterThan(a.events[0]!.position);
+  });
+
+  it('refuses the same id with a different body and writes nothing', async () => {
+    const first = await store.append({ events: [event('conflict', 'evt-9', { v: 1 })] });
+    const head = await store.head();
+    const err = await store.append({ events: [event('conflict', 'evt-9', { v: 2 })] }).catch((e) => e);
+    expect(err).toBeInstanceOf(IdempotencyConflictError);
+    expect(err.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(err.position).toBe(first.events[0]!.position);
+    expect(await store.head()).toBe(head);
+  });
+
+  it('enforces expected versions per stream', async () => {
+    const stream = 'subject-ev';
+    await store.append({
+      events: [event('ev', 'a', { n: 1 }, stream)],
+      expectedVersions: { [stream]: 'no_stream' },
+    });
+    await store.append({ events: [event('ev', 'b', { n: 2 }, stream)], expectedVersions: { [stream]: 1 } });
+    const stale = await store
+      .append({ events: [event('ev', 'c', { n: 3 }, stream)], expectedVersions: { [stream]: 1 } })
+      .catch((e) => e);
+    expect(stale).toBeInstanceOf(WrongExpectedVersionError);
+    expect(stale).toMatchObject({ code: 'WRONG_EXPECTED_VERSION', streamId: stream, actual: 2 });
+    const exists = await store
+      .append({ events: [event('ev', 'd', { n: 4 }, stream)], expectedVersions: { [stream]: 'no_stream' } })
+      .catch((e) => e);
+    expect(exists).toBeInstanceOf(WrongExpectedVersionError);
+    expect((await store.readStream(stream)).map((e) => [e.sourceEventId, e.streamVersion])).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
+  });
+
+  it('commits a batch all or nothing', async () => {
+    await store.append({ events: [event('batch', 'x2', { v: 'original' })] });
+    const head = await store.head();
+    const err = await store
+      .append({
+        events: [event('batch', 'x1'), event('batch', 'x2', { v: 'changed' }), event('batch', 'x3')],
+      })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(IdempotencyConflictError);
+    expect(await store.head()).toBe(head);
+    const { rows } = await pool.query("SELECT source_event_id FROM events WHERE source = 'batch'");
+    expect(rows.map((r) => r.source_event_id)).toEqual(['x2']);
+  });
+
+  it('rejects one unit of a group without failing the others', async () => {
+    await store.append({ events: [event('group', 'g0', { v: 1 })] });
+    const results = await Promise.allSettled([
+      store.append({ events: [event('group', 'g1')] }),
+      store.append({ events: [event('group', 'g0', { v: 2 })] }),
+      store.append({ events: [event('group', 'g2')] }),
+      store.append({ events: [event('group', 'g1')] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const [a, , , d] = results as PromiseFulfilledResult<{ events: { position: number; duplicate: boolean }[] }>[];
+    expect(d!.value.events[0]).toMatchObject({ position: a!.value.events[0]!.position, duplicate: true });
+  });
+
+  it('refuses to rewrite the log', async () => {
+    await expect(pool.query('UPDATE events SET type = $1', ['tampered'])).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM events')).rejects.toThrow(/append-only/);
+  });
+});

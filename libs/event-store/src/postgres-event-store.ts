@@ -1,0 +1,423 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import {
+  ConsecutiveBreaker,
+  BrokenCircuitError,
+  circuitBreaker,
+  handleWhen,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
+import {
+  AppendRejectedError,
+  DatabaseUnavailableError,
+  IdempotencyConflictError,
+  WrongExpectedVersionError,
+} from './event-store.errors.js';
+import { isDatabaseUnavailable } from './database.js';
+import type {
+  AppendRequest,
+  AppendResult,
+  AppendedEvent,
+  ExpectedVersion,
+  NewEvent,
+  RecordedEvent,
+} from './event-store.types.js';
+
+export const LOG_CHANNEL = 'ledger_events';
+
+export interface EventStoreOptions {
+  /** Upper bound of events written by one group transaction. */
+  readonly maxEventsPerCommit?: number;
+  /** Consecutive unavailability failures before appends fail fast. */
+  readonly breakerThreshold?: number;
+  /** How long appends fail fast before one is let through to probe the database. */
+  readonly breakerHalfOpenMs?: number;
+  readonly observer?: EventStoreObserver;
+}
+
+export interface EventStoreObserver {
+  groupCommitted?(stats: { units: number; events: number; durationMs: number; head: number }): void;
+  circuitChanged?(state: 'open' | 'half_open' | 'closed'): void;
+}
+
+interface Pending {
+  readonly request: AppendRequest;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface KnownEvent {
+  readonly hash: Buffer;
+  readonly position: number;
+  readonly eventId: string;
+  readonly streamVersion: number;
+}
+
+interface Row {
+  readonly position: number;
+  readonly eventId: string;
+  readonly event: NewEvent;
+  readonly streamVersion: number;
+}
+
+type UnitOutcome = { ok: true; events: AppendedEvent[] } | { ok: false; error: Error };
+
+const key = (source: string, id: string): string => `${source}\u0000${id}`;
+
+/**
+ * The append-only log on PostgreSQL.
+ *
+ * Positions are gap-free and in commit order: every appending transaction first locks the
+ * single `log_head` row, takes the next positions from it and holds the lock until commit.
+ * PostgreSQL makes a commit visible before it releases the transaction's locks, so the
+ * next appender (and so the next position) only starts once the previous one is visible.
+ * Concurrent appends of this process are queued and written together by one transaction
+ * (group commit), so throughput does not collapse to one fsync per request.
+ *
+ * @example
+ * const store = new PostgresEventStore(pool);
+ * const { events } = await store.append({ events: [event], expectedVersions: { [event.streamId]: 'any' } });
+ */
+export class PostgresEventStore {
+  private readonly queue: Pending[] = [];
+  private writing = false;
+  private closed = false;
+  private readonly maxEvents: number;
+  private readonly breaker: CircuitBreakerPolicy;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: EventStoreOptions = {},
+  ) {
+    this.maxEvents = options.maxEventsPerCommit ?? 5_000;
+    this.breaker = circuitBreaker(
+      handleWhen((e) => isDatabaseUnavailable(e)),
+      {
+        halfOpenAfter: options.breakerHalfOpenMs ?? 1_000,
+        breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 3),
+      },
+    );
+    this.breaker.onBreak(() => options.observer?.circuitChanged?.('open'));
+    this.breaker.onHalfOpen(() => options.observer?.circuitChanged?.('half_open'));
+    this.breaker.onReset(() => options.observer?.circuitChanged?.('closed'));
+  }
+
+  /** True while appends fail fast because the database was found unreachable. */
+  get circuitOpen(): boolean {
+    return this.breaker.state === 1; // CircuitState.Open
+  }
+
+  /**
+   * Appends all events of the request atomically. Resolves only after COMMIT returned.
+   * A redelivered event (same source, id and payload hash) resolves to its original
+   * position with `duplicate: true`.
+   *
+   * @throws WrongExpectedVersionError, IdempotencyConflictError, DatabaseUnavailableError
+   */
+  append(request: AppendRequest): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new DatabaseUnavailableError('event store closed'));
+    if (request.events.length === 0) {
+      return Promise.reject(new AppendRejectedError('an append needs at least one event'));
+    }
+    for (const e of request.events) {
+      if (e.payloadHash.length !== 32) {
+        return Promise.reject(new AppendRejectedError('payloadHash must be a SHA-256 digest'));
+      }
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.drain();
+    });
+  }
+
+  /** Reads up to `limit` events after `afterPosition`, in position order. */
+  async readForward(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT position, event_id, stream_id, stream_version, type, source, source_event_id,
+              data, metadata, occurred_at, recorded_at
+         FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+      [afterPosition, limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  /** Events of one stream in version order. */
+  async readStream(streamId: string): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT position, event_id, stream_id, stream_version, type, source, source_event_id,
+              data, metadata, occurred_at, recorded_at
+         FROM events WHERE stream_id = $1 ORDER BY stream_version`,
+      [streamId],
+    );
+    return rows.map(toRecorded);
+  }
+
+  /** The highest committed position (0 for an empty log). */
+  async head(): Promise<number> {
+    const { rows } = await this.pool.query<{ position: number }>('SELECT position FROM log_head');
+    return rows[0]?.position ?? 0;
+  }
+
+  /** Stops accepting appends and waits for queued ones to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.writing || this.queue.length > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private drain(): void {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
+    const group = this.takeGroup();
+    void this.commitGroup(group).finally(() => {
+      this.writing = false;
+      this.drain();
+    });
+  }
+
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (group.length > 0 && events + next.request.events.length > this.maxEvents) break;
+      group.push(this.queue.shift()!);
+      events += next.request.events.length;
+    }
+    return group;
+  }
+
+  private async commitGroup(group: Pending[]): Promise<void> {
+    try {
+      const { outcomes, head } = await this.breaker.execute(() => this.writeGroup(group));
+      group.forEach((p, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) p.resolve({ events: o.events, head });
+        else p.reject(o.error);
+      });
+    } catch (err) {
+      if (err instanceof BrokenCircuitError || isDatabaseUnavailable(err)) {
+        const unavailable = new DatabaseUnavailableError(err);
+        for (const p of group) p.reject(unavailable);
+      } else if (group.length > 1) {
+        // The database refused the data of some unit; isolate it so the others commit.
+        for (const p of group) {
+          await this.commitGroup([p]);
+        }
+      } else {
+        group[0]!.reject(
+          new AppendRejectedError(`the database refused the event: ${(err as Error).message}`, err),
+        );
+      }
+    }
+  }
+
+  private async writeGroup(group: Pending[]): Promise<{ outcomes: UnitOutcome[]; head: number }> {
+    const started = performance.now();
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const headRow = await client.query<{ position: number }>(
+        'SELECT position FROM log_head FOR UPDATE',
+      );
+      let head = headRow.rows[0]!.position;
+
+      const all = group.flatMap((p) => p.request.events);
+      const known = await this.loadKnown(client, all);
+      const versions = await this.loadVersions(client, group);
+
+      const rows: Row[] = [];
+      const outcomes = group.map((p) => {
+        const outcome = this.planUnit(p.request, known, versions, head, rows);
+        if (outcome.ok) head += outcome.events.filter((e) => !e.duplicate).length;
+        return outcome;
+      });
+
+      if (rows.length > 0) await this.writeRows(client, rows, versions, head);
+      await client.query('COMMIT');
+      this.options.observer?.groupCommitted?.({
+        units: group.length,
+        events: rows.length,
+        durationMs: performance.now() - started,
+        head,
+      });
+      return { outcomes, head };
+    } catch (err) {
+      broken = isDatabaseUnavailable(err);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Decides one unit against the state so far; on success it claims positions in `rows`. */
+  private planUnit(
+    request: AppendRequest,
+    known: Map<string, KnownEvent>,
+    versions: Map<string, number>,
+    head: number,
+    rows: Row[],
+  ): UnitOutcome {
+    const results: AppendedEvent[] = [];
+    const claimed: Array<[string, KnownEvent]> = [];
+    const local = new Map<string, KnownEvent>();
+    const streamNext = new Map<string, number>();
+    const newRows: Row[] = [];
+    let position = head;
+
+    for (const event of request.events) {
+      const k = key(event.source, event.sourceEventId);
+      const prior = local.get(k) ?? known.get(k);
+      if (prior) {
+        if (!prior.hash.equals(event.payloadHash)) {
+          return {
+            ok: false,
+            error: new IdempotencyConflictError(
+              event.source,
+              event.sourceEventId,
+              local.has(k) ? null : prior.position,
+            ),
+          };
+        }
+        results.push({
+          eventId: prior.eventId,
+          source: event.source,
+          sourceEventId: event.sourceEventId,
+          position: prior.position,
+          streamVersion: prior.streamVersion,
+          duplicate: true,
+        });
+        continue;
+      }
+      const current = streamNext.get(event.streamId) ?? versions.get(event.streamId) ?? 0;
+      if (!streamNext.has(event.streamId)) {
+        const expected: ExpectedVersion =
+          request.expectedVersions?.[event.streamId] ?? 'any';
+        if (!matches(expected, current)) {
+          return { ok: false, error: new WrongExpectedVersionError(event.streamId, expected, current) };
+        }
+      }
+      const streamVersion = current + 1;
+      streamNext.set(event.streamId, streamVersion);
+      position += 1;
+      const eventId = randomUUID();
+      const entry = { hash: event.payloadHash, position, eventId, streamVersion };
+      local.set(k, entry);
+      claimed.push([k, entry]);
+      newRows.push({ position, eventId, event, streamVersion });
+      results.push({
+        eventId,
+        source: event.source,
+        sourceEventId: event.sourceEventId,
+        position,
+        streamVersion,
+        duplicate: false,
+      });
+    }
+    for (const [k, v] of claimed) known.set(k, v);
+    for (const [s, v] of streamNext) versions.set(s, v);
+    rows.push(...newRows);
+    return { ok: true, events: results };
+  }
+
+  private async loadKnown(client: pg.PoolClient, events: NewEvent[]): Promise<Map<string, KnownEvent>> {
+    const { rows } = await client.query<{
+      source: string;
+      source_event_id: string;
+      payload_hash: Buffer;
+      position: number;
+      event_id: string;
+      stream_version: number;
+    }>(
+      `SELECT e.source, e.source_event_id, e.payload_hash, e.position, e.event_id, e.stream_version
+         FROM events e
+         JOIN unnest($1::text[], $2::text[]) AS k(source, source_event_id)
+           ON e.source = k.source AND e.source_event_id = k.source_event_id`,
+      [events.map((e) => e.source), events.map((e) => e.sourceEventId)],
+    );
+    return new Map(
+      rows.map((r) => [
+        key(r.source, r.source_event_id),
+        { hash: r.payload_hash, position: r.position, eventId: r.event_id, streamVersion: r.stream_version },
+      ]),
+    );
+  }
+
+  private async loadVersions(client: pg.PoolClient, group: Pending[]): Promise<Map<string, number>> {
+    const ids = [...new Set(group.flatMap((p) => p.request.events.map((e) => e.streamId)))];
+    const { rows } = await client.query<{ stream_id: string; version: number }>(
+      'SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.stream_id, r.version]));
+  }
+
+  private async writeRows(
+    client: pg.PoolClient,
+    rows: Row[],
+    versions: Map<string, number>,
+    head: number,
+  ): Promise<void> {
+    const touched = [...new Set(rows.map((r) => r.event.streamId))];
+    await client.query(
+      `WITH ins AS (
+         INSERT INTO events (position, event_id, stream_id, stream_version, type, source,
+                             source_event_id, payload_hash, data, metadata, raw, occurred_at)
+         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[],
+                              $6::text[], $7::text[], $8::bytea[], $9::jsonb[], $10::jsonb[],
+                              $11::text[], $12::timestamptz[])
+       ), st AS (
+         INSERT INTO streams (stream_id, version)
+         SELECT * FROM unnest($13::text[], $14::int[])
+         ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
+       ), hd AS (
+         UPDATE log_head SET position = $15
+       )
+       SELECT pg_notify('${LOG_CHANNEL}', $15::text)`,
+      [
+        rows.map((r) => r.position),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.event.streamId),
+        rows.map((r) => r.streamVersion),
+        rows.map((r) => r.event.type),
+        rows.map((r) => r.event.source),
+        rows.map((r) => r.event.sourceEventId),
+        rows.map((r) => r.event.payloadHash),
+        rows.map((r) => JSON.stringify(r.event.data)),
+        rows.map((r) => JSON.stringify(r.event.metadata ?? {})),
+        rows.map((r) => r.event.raw ?? null),
+        rows.map((r) => r.event.occurredAt ?? null),
+        touched,
+        touched.map((s) => versions.get(s)!),
+        head,
+      ],
+    );
+  }
+}
+
+function matches(expected: ExpectedVersion, current: number): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no_stream') return current === 0;
+  return expected === current;
+}
+
+function toRecorded(r: Record<string, unknown>): RecordedEvent {
+  return {
+    position: r['position'] as number,
+    eventId: r['event_id'] as string,
+    streamId: r['stream_id'] as string,
+    streamVersion: r['stream_version'] as number,
+    type: r['type'] as string,
+    source: r['source'] as string,
+    sourceEventId: r['source_event_id'] as string,
+    data: r['data'],
+    metadata: r['metadata'] as Record<string, unknown>,
+    occurredAt: (r['occurred_at'] as Date | null) ?? null,
+    recordedAt: r['recorded_at'] as Date,
+  };
+}
