@@ -1,3 +1,1 @@
-import { hello } from '@app/domain';
-import { x } from './other.js';
-console.log(hello(x));
+export {};

@@ -1,1 +1,3 @@
-export const hello = (n: string): string => `hi ${n}`;
+export * from './events/subscription.events.js';
+export * from './events/ledger-event.js';
+export * from './catalog/catalog.schema.js';
