@@ -55,6 +55,8 @@ CREATE TABLE api_tokens (
   revoked_at  timestamptz,
   CONSTRAINT api_tokens_hash_len CHECK (octet_length(secret_hash) = 32)
 );
+-- At most one generated bootstrap admin token, ever (two instances may start at once).
+CREATE UNIQUE INDEX api_tokens_one_bootstrap ON api_tokens (name) WHERE name = 'bootstrap-admin';
 
 -- Down Migration
 DROP TABLE api_tokens;

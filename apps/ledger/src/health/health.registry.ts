@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+
+export type CriticalityClass = 'A' | 'B' | 'C';
+export type ComponentStatus = 'ok' | 'degraded' | 'down';
+
+export interface ComponentReport {
+  readonly name: string;
+  readonly class: CriticalityClass;
+  readonly status: ComponentStatus;
+  readonly detail: string;
+}
+
+export interface HealthComponent {
+  readonly name: string;
+  readonly class: CriticalityClass;
+  check(): Promise<{ status: ComponentStatus; detail: string }>;
+}
+
+const CHECK_TIMEOUT_MS = 1_500;
+
+/**
+ * Components report themselves here with their criticality class. The instance is ready
+ * while no class A component is down.
+ */
+@Injectable()
+export class HealthRegistry {
+  private readonly components: HealthComponent[] = [];
+
+  register(component: HealthComponent): void {
+    this.components.push(component);
+  }
+
+  async report(): Promise<{ status: ComponentStatus; components: ComponentReport[] }> {
+    const components = await Promise.all(
+      this.components.map(async (c): Promise<ComponentReport> => {
+        const result = await withTimeout(c.check(), CHECK_TIMEOUT_MS).catch((err: unknown) => ({
+          status: 'down' as const,
+          detail: err instanceof Error ? err.message : String(err),
+        }));
+        return { name: c.name, class: c.class, ...result };
+      }),
+    );
+    const status: ComponentStatus = components.some((c) => c.class === 'A' && c.status === 'down')
+      ? 'down'
+      : components.every((c) => c.status === 'ok')
+        ? 'ok'
+        : 'degraded';
+    return { status, components };
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,56 @@
+/** One failed check of a request body or parameter. */
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Errors of the HTTP layer, each with a stable `code`; the filter maps codes to statuses. */
+export class RequestError extends Error {
+  constructor(
+    readonly code:
+      | 'UNAUTHENTICATED'
+      | 'FORBIDDEN'
+      | 'VALIDATION_FAILED'
+      | 'NOT_FOUND',
+    message: string,
+    readonly errors?: readonly FieldError[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class UnauthenticatedError extends RequestError {
+  constructor(message = 'a valid credential is required') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends RequestError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class ValidationError extends RequestError {
+  constructor(message: string, errors: readonly FieldError[]) {
+    super('VALIDATION_FAILED', message, errors);
+  }
+}
+
+export class NotFoundError extends RequestError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+/** Zod-style issues to our `{path, message}` list, with JSON-pointer-like dotted paths. */
+export function fieldErrors(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix: readonly PropertyKey[] = [],
+): FieldError[] {
+  return issues.map((i) => ({
+    path: [...prefix, ...i.path].map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || '(body)',
+    message: i.message,
+  }));
+}

@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import {
+  DEFAULT_INGEST_SOURCE,
+  ingestEventSchema,
+  type IngestEvent,
+  type SubscriptionRecordedData,
+} from '@app/domain';
+import { PostgresEventStore, type NewEvent } from '@app/event-store';
+import { sha256OfCanonical } from '@app/billing';
+import { ValidationError, fieldErrors, type FieldError } from '../http/problem.errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+
+export const MAX_BATCH = 1000;
+
+export interface IngestResult {
+  readonly id: string;
+  readonly position: number;
+  readonly duplicate: boolean;
+}
+
+/** Streams of subscription state: one per subscription of a source. */
+export const subscriptionStream = (source: string, subscriptionId: string): string =>
+  `subscription:${source}:${subscriptionId}`;
+
+/** Turns `POST /v1/events` bodies into log events and appends them (all or nothing). */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Validates the whole body first: nothing is written unless every event is valid. */
+  parse(body: unknown): { events: IngestEvent[]; batch: boolean } {
+    const batch = Array.isArray(body);
+    const items: unknown[] = batch ? (body as unknown[]) : [body];
+    if (batch && (items.length === 0 || items.length > MAX_BATCH)) {
+      throw new ValidationError(`a batch holds 1 to ${MAX_BATCH} events`, [
+        { path: '(body)', message: `got ${items.length} events` },
+      ]);
+    }
+    if (!batch && (body === null || typeof body !== 'object')) {
+      throw new ValidationError('the body must be an event object or an array of events', [
+        { path: '(body)', message: 'expected an object or an array' },
+      ]);
+    }
+    const errors: FieldError[] = [];
+    const events: IngestEvent[] = [];
+    items.forEach((item, i) => {
+      const r = ingestEventSchema.safeParse(item);
+      if (r.success) events.push(r.data);
+      else errors.push(...fieldErrors(r.error.issues, batch ? [i] : []));
+    });
+    if (errors.length > 0) {
+      throw new ValidationError(
+        batch ? 'one or more events are invalid; nothing was recorded' : 'the event is invalid; nothing was recorded',
+        errors.slice(0, 100),
+      );
+    }
+    return { events, batch };
+  }
+
+  async ingest(events: IngestEvent[], actor: string, raw: (i: number) => string): Promise<IngestResult[]> {
+    const newEvents: NewEvent[] = events.map((e, i) => {
+      const source = e.source ?? DEFAULT_INGEST_SOURCE;
+      const data: SubscriptionRecordedData = { occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null };
+      return {
+        streamId: subscriptionStream(source, e.subscription.id),
+        type: e.type,
+        source,
+        sourceEventId: e.id,
+        // "The same body" is the same validated event, whatever its key order or spacing.
+        payloadHash: sha256OfCanonical({ type: e.type, occurred_at: e.occurred_at, subscription: e.subscription }),
+        data,
+        metadata: { actor },
+        raw: raw(i),
+        occurredAt: new Date(e.occurred_at),
+      };
+    });
+    try {
+      const { events: appended } = await this.store.append({ events: newEvents });
+      for (const a of appended) {
+        this.metrics.ingestEvents.inc({ source: a.source, result: a.duplicate ? 'duplicate' : 'appended' });
+      }
+      return appended.map((a) => ({ id: a.sourceEventId, position: a.position, duplicate: a.duplicate }));
+    } catch (err) {
+      this.metrics.ingestEvents.inc({ source: newEvents[0]!.source, result: 'rejected' }, newEvents.length);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { AppModule } from './app.module.js';
+import type { LedgerConfig } from './config/ledger.config.js';
+import { sendProblem, toProblem } from './http/problem-details.filter.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+
+/** Headers and fields that must never reach a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["stripe-signature"]',
+  'req.headers["paddle-signature"]',
+  'req.headers["ledger-signature"]',
+  '*.token',
+  '*.secret',
+  '*.password',
+];
+
+export function createLogger(config: Pick<LedgerConfig, 'logLevel'>): PinoLogger {
+  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'ledger' } });
+}
+
+/**
+ * Builds the ledger's Nest application on Fastify (not listening yet).
+ *
+ * @example
+ * const app = await createLedgerApp({ config, databaseUrl });
+ * await app.listen({ port: 3000, host: '127.0.0.1' });
+ */
+export async function createLedgerApp(options: {
+  config: LedgerConfig;
+  databaseUrl: string;
+  logger?: PinoLogger;
+  /** Serve the Swagger UI at /docs (off under jest, whose VM cannot load @fastify/static). */
+  docsUi?: boolean;
+}): Promise<NestFastifyApplication> {
+  const { config, databaseUrl } = options;
+  const logger = options.logger ?? createLogger(config);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBody,
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Nest installs a handler first; ours replaces it on purpose (Fastify's own errors → problem+json).
+    allowErrorHandlerOverride: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ config, databaseUrl, logger }),
+    adapter,
+    { rawBody: true, bufferLogs: true },
+  );
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  // Errors raised by Fastify itself (body parsing, limits) get the same problem+json.
+  fastify.setErrorHandler((err, req, reply) => {
+    const problem = toProblem(err, config.maxBody);
+    if (problem.status >= 500) req.log.error({ err }, 'request failed');
+    sendProblem(reply, req, problem);
+  });
+  // Every body this API takes is JSON: refuse other media types before any parser runs.
+  fastify.addHook('onRequest', async (req) => {
+    const type = req.headers['content-type'];
+    if (type !== undefined && !JSON_TYPE.test(type)) {
+      throw Object.assign(new Error(`send the body as application/json (got ${type.split(';')[0]})`), {
+        code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+        statusCode: 415,
+      });
+    }
+  });
+  fastify.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  fastify.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, seconds);
+    const line = { reqId: req.id, method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (reply.statusCode >= 500) req.log.error(line, 'request');
+    else req.log.info(line, 'request');
+  });
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Entitlement ledger')
+      .setDescription('Billing events in, signed entitlements out. Errors are RFC 9457 problem+json.')
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'Ledger-Signature' }, 'Ledger-Signature')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, {
+    jsonDocumentUrl: 'docs/openapi.json',
+    yamlDocumentUrl: 'docs/openapi.yaml',
+    ui: options.docsUi ?? true,
+  });
+  app.enableShutdownHooks([]);
+  return app;
+}

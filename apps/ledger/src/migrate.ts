@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { migrate, startEmbeddedDatabase } from '@app/event-store';
+import { ConfigError, loadLedgerConfig } from './config/ledger.config.js';
+
+/** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
+async function main(): Promise<void> {
+  const config = loadLedgerConfig(process.env);
+  const embedded = config.databaseUrl
+    ? null
+    : await startEmbeddedDatabase({
+        dataDir: path.join(config.dataDir, 'pg'),
+        ...(config.embeddedPgPort ? { port: config.embeddedPgPort } : {}),
+      });
+  try {
+    const applied = await migrate({
+      databaseUrl: config.databaseUrl ?? embedded!.connectionString,
+      log: (m) => process.stdout.write(`${m}\n`),
+    });
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : String((err as Error).stack ?? err)}\n`);
+  process.exit(err instanceof ConfigError ? 78 : 1);
+});

@@ -1,0 +1,134 @@
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '../libs/event-store/src/index.js';
+import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { INGEST_TOKEN, http, spawnLedger, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('fault: PostgreSQL stopped and started again', () => {
+  let dir: string;
+  let port: number;
+  let database: EmbeddedDatabase | null = null;
+  let ledger: RunningLedger;
+
+  beforeAll(async () => {
+    // A private cluster this test may stop: never the shared server.
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ledger-fault-pg-'));
+    await chmod(dir, 0o755);
+    port = await freePort();
+    database = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg'), port });
+    await migrate({ databaseUrl: database.connectionString });
+    ledger = await startLedger(database.connectionString);
+  }, 120_000);
+
+  afterAll(async () => {
+    await ledger?.close();
+    await database?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After while it is down and recovers by itself', async () => {
+    const url = `${ledger.url}/v1/events`;
+    const before = subscriptionEvent();
+    expect((await http(url, { token: INGEST_TOKEN, body: before })).status).toBe(200);
+
+    await database!.stop();
+    database = null;
+
+    const during = subscriptionEvent();
+    for (let i = 0; i < 5; i++) {
+      const res = await http(url, { token: INGEST_TOKEN, body: during });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
+    }
+    const ready = await http(`${ledger.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'database', class: 'A', status: 'down' })]));
+    expect((await http(`${ledger.url}/health/live`)).status).toBe(200);
+
+    database = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg'), port });
+
+    // The sender retries the refused event, as a webhook sender does; no restart of the service.
+    let recovered: Awaited<ReturnType<typeof http>> | null = null;
+    for (let i = 0; i < 60 && recovered?.status !== 200; i++) {
+      recovered = await http(url, { token: INGEST_TOKEN, body: during });
+      if (recovered.status !== 200) await sleep(500);
+    }
+    expect(recovered?.status).toBe(200);
+    expect(recovered?.body).toMatchObject({ id: during.id, duplicate: false });
+    let readyAgain = await http(`${ledger.url}/health/ready`);
+    for (let i = 0; i < 20 && readyAgain.body.status !== 'ok'; i++) {
+      await sleep(250);
+      readyAgain = await http(`${ledger.url}/health/ready`);
+    }
+    expect(readyAgain.status).toBe(200);
+
+    const client = new pg.Client({ connectionString: database.connectionString });
+    await client.connect();
+    const { rows } = await client.query('SELECT source_event_id FROM events ORDER BY position');
+    await client.end();
+    expect(rows.map((r) => r.source_event_id)).toEqual([before.id, during.id]);
+  }, 120_000);
+});
+
+describe('fault: the service SIGKILLed while 16 clients post', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('keeps every event that got a 2xx, at the position it was given', async () => {
+    const first = await spawnLedger(db.url);
+    const acked = new Map<string, number>();
+    let stop = false;
+    let failures = 0;
+    const clients = Array.from({ length: 16 }, async (_, c) => {
+      for (let i = 0; !stop; i++) {
+        const event = subscriptionEvent({ id: `kill-${c}-${i}` });
+        try {
+          const res = await http(`${first.url}/v1/events`, { token: INGEST_TOKEN, body: event });
+          if (res.status === 200) acked.set(String(event.id), res.body.position);
+        } catch {
+          failures += 1; // the connection died with the process: not acknowledged
+        }
+      }
+    });
+    while (acked.size < 300) await sleep(20);
+    await first.kill('SIGKILL');
+    stop = true;
+    await Promise.all(clients);
+    expect(failures).toBeGreaterThan(0);
+
+    const second = await spawnLedger(db.url);
+    try {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const { rows } = await client.query<{ source_event_id: string; position: number }>(
+        "SELECT source_event_id, position::int AS position FROM events WHERE source = 'api' ORDER BY position",
+      );
+      const head = await client.query<{ position: number }>('SELECT position::int AS position FROM log_head');
+      await client.end();
+      const logged = new Map(rows.map((r) => [r.source_event_id, r.position]));
+      for (const [id, position] of acked) expect(logged.get(id)).toBe(position);
+      // Gap-free: positions 1..head, nothing torn.
+      expect(rows.map((r) => r.position)).toEqual(Array.from({ length: head.rows[0]!.position }, (_, i) => i + 1));
+
+      // And the restarted service takes events again, after the last position.
+      const res = await http(`${second.url}/v1/events`, { token: INGEST_TOKEN, body: subscriptionEvent() });
+      expect(res.status).toBe(200);
+      expect(res.body.position).toBe(head.rows[0]!.position + 1);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  }, 120_000);
+});
