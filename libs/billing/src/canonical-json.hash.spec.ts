@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { PayloadInvalidError } from './billing.errors.js';
+import { canonicalJson, sha256OfCanonical } from './canonical-json.hash.js';
+import { parseJsonBody } from './json-body.parser.js';
+
+// Rebuilds every object with its keys in a different (reversed) insertion order.
+function reorder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reorder);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reorder(v)]));
+  }
+  return value;
+}
+
+describe('canonicalJson', () => {
+  it('sorts keys recursively and keeps array order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: true, y: null }], c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":[2,{"y":null,"z":true}]},"b":1}',
+    );
+  });
+
+  it('sorts by UTF-16 code units and escapes as JSON does', () => {
+    expect(canonicalJson({ é: 1, z: 2, Z: 3, '\u20ac': 4, '"q"': 'line\nbreak' })).toBe(
+      '{"\\"q\\"":"line\\nbreak","Z":3,"z":2,"é":1,"€":4}',
+    );
+  });
+
+  it('follows JSON.stringify for undefined, non-finite numbers and toJSON', () => {
+    expect(canonicalJson({ a: undefined, b: [undefined, Number.NaN], c: new Date(0) })).toBe(
+      '{"b":[null,null],"c":"1970-01-01T00:00:00.000Z"}',
+    );
+  });
+
+  it('refuses what has no JSON form', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(TypeError);
+    expect(() => canonicalJson(10n)).toThrow(TypeError);
+    expect(() => canonicalJson(undefined)).toThrow(TypeError);
+  });
+
+  it('refuses absurd nesting as a payload problem rather than overflowing the stack', () => {
+    const deep = JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`) as unknown;
+    expect(() => canonicalJson(deep)).toThrow(PayloadInvalidError);
+  });
+
+  it('is independent of key order and parses back to the same value (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const canonical = canonicalJson(value);
+        expect(canonicalJson(reorder(value))).toBe(canonical);
+        expect(canonicalJson(JSON.parse(canonical))).toBe(canonical);
+        expect(JSON.parse(canonical)).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
+  });
+});
+
+describe('sha256OfCanonical', () => {
+  it('hashes the canonical UTF-8 text', () => {
+    const expected = createHash('sha256').update('{"a":1,"b":"ü"}', 'utf8').digest();
+    expect(sha256OfCanonical({ b: 'ü', a: 1 }).equals(expected)).toBe(true);
+    expect(sha256OfCanonical({ a: 1 })).toHaveLength(32);
+  });
+});
+
+describe('parseJsonBody', () => {
+  it('parses raw bytes', () => {
+    expect(parseJsonBody(Buffer.from('{"id":"evt_1","n":[1,2]}'))).toEqual({ id: 'evt_1', n: [1, 2] });
+  });
+
+  it.each([
+    ['malformed JSON', Buffer.from('{"id":'), /not valid JSON/],
+    ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0x7d]), /not valid UTF-8/],
+    ['an empty body', Buffer.alloc(0), /not valid JSON/],
+  ])('refuses %s as PAYLOAD_INVALID at the root', (_, body, message) => {
+    try {
+      parseJsonBody(body);
+      throw new Error('expected a PayloadInvalidError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(PayloadInvalidError);
+      const issues = (e as PayloadInvalidError).issues;
+      expect(issues).toHaveLength(1);
+      expect(issues[0]?.path).toBe('');
+      expect(issues[0]?.message).toMatch(message);
+      expect((e as PayloadInvalidError).code).toBe('PAYLOAD_INVALID');
+    }
+  });
+});
