@@ -4,12 +4,13 @@
 -- log_head, so positions are gap-free and in commit order (see libs/event-store).
 CREATE TABLE events (
   position        bigint      PRIMARY KEY,
-  event_id        uuid        NOT NULL UNIQUE,
   stream_id       text        NOT NULL,
   stream_version  integer     NOT NULL,
   type            text        NOT NULL,
   source          text        NOT NULL,
   source_event_id text        NOT NULL,
+  -- The subject an event is about, when it is about one (history and time travel look it up).
+  subject         text,
   payload_hash    bytea       NOT NULL,
   data            jsonb       NOT NULL,
   metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
@@ -20,6 +21,9 @@ CREATE TABLE events (
   CONSTRAINT events_source_event_key UNIQUE (source, source_event_id),
   CONSTRAINT events_position_positive CHECK (position > 0)
 );
+
+CREATE INDEX events_subject_position ON events (subject, position) WHERE subject IS NOT NULL;
+CREATE INDEX events_recorded_at ON events (recorded_at);
 
 CREATE TABLE streams (
   stream_id text    PRIMARY KEY,

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { projectRoot } from '../../libs/event-store/src/index.js';
 import { loadLedgerConfig } from '../../apps/ledger/src/config/ledger.config.js';
 import { createLedgerApp } from '../../apps/ledger/src/ledger-app.js';
+import { spawnLedgerProcess, type LedgerProcess } from './ledger-process.js';
+
+export type { LedgerProcess };
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const INGEST_TOKEN = 'test-ingest-token-0123456789abcdef';
@@ -16,6 +15,7 @@ export interface RunningLedger {
   close(): Promise<void>;
 }
 
+/** Test defaults: fixed tokens and secret, quiet logs, any free port. */
 export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
@@ -36,59 +36,6 @@ export async function startLedger(databaseUrl: string, env: Record<string, strin
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { url, app, close: () => app.close() };
-}
-
-export interface LedgerProcess {
-  readonly url: string;
-  readonly child: ChildProcess;
-  /** Resolves with the exit code or signal. */
-  readonly exited: Promise<number | string>;
-  kill(signal?: NodeJS.Signals): Promise<number | string>;
-}
-
-/**
- * The built ledger (`dist/`, made by `npm test`'s pretest build) as a separate process, for
- * tests that kill it. Resolves once it logs that it listens.
- */
-export async function spawnLedger(databaseUrl: string, env: Record<string, string> = {}): Promise<LedgerProcess> {
-  const main = path.join(projectRoot(), 'dist/apps/ledger/src/main.js');
-  const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH ?? '', ...testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)),
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ledger did not start in 30 s\n${stderr}`)), 30_000);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'ledger listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url.replace('[::1]', '127.0.0.1'));
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`ledger exited (${code}) before listening\n${stderr}`));
-    });
-  });
-  return {
-    url,
-    child,
-    exited,
-    kill: (signal = 'SIGTERM') => {
-      child.kill(signal);
-      return exited;
-    },
-  };
 }
 
 /** fetch() with JSON in and out. */
@@ -138,4 +85,9 @@ export function subscriptionEvent(over: Record<string, unknown> = {}, sub: Recor
     },
     ...over,
   };
+}
+
+/** The built ledger as a child process with the test defaults (see ledger-process.ts). */
+export function spawnLedger(databaseUrl: string, env: Record<string, string> = {}): Promise<LedgerProcess> {
+  return spawnLedgerProcess(testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }));
 }

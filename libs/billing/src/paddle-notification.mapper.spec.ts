@@ -3,7 +3,7 @@ import { PayloadInvalidError } from './billing.errors.js';
 import { sha256OfCanonical } from './canonical-json.hash.js';
 import { mapPaddleNotification, paddleDedupeHash } from './paddle-notification.mapper.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;  
 const fixture = (name: string): Json =>
   JSON.parse(readFileSync(new URL(`../../../test/fixtures/paddle/${name}`, import.meta.url), 'utf8')) as Json;
 

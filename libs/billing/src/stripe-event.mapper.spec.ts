@@ -3,7 +3,7 @@ import { BillingError, PayloadInvalidError } from './billing.errors.js';
 import { sha256OfCanonical } from './canonical-json.hash.js';
 import { mapStripeEvent, stripeDedupeHash } from './stripe-event.mapper.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;  
 const fixture = (name: string): Json =>
   JSON.parse(readFileSync(new URL(`../../../test/fixtures/stripe/${name}`, import.meta.url), 'utf8')) as Json;
 

@@ -12,6 +12,8 @@ export interface NewEvent {
   readonly type: string;
   readonly source: string;
   readonly sourceEventId: string;
+  /** The subject the event is about, if any (indexed for history and time travel). */
+  readonly subject?: string | null;
   /** SHA-256 of what counts as "the same body" for this source (32 bytes). */
   readonly payloadHash: Buffer;
   readonly data: unknown;
@@ -29,7 +31,6 @@ export interface AppendRequest {
 }
 
 export interface AppendedEvent {
-  readonly eventId: string;
   readonly source: string;
   readonly sourceEventId: string;
   readonly position: number;
@@ -45,12 +46,12 @@ export interface AppendResult {
 
 export interface RecordedEvent<Data = unknown> {
   readonly position: number;
-  readonly eventId: string;
   readonly streamId: string;
   readonly streamVersion: number;
   readonly type: string;
   readonly source: string;
   readonly sourceEventId: string;
+  readonly subject: string | null;
   readonly data: Data;
   readonly metadata: Record<string, unknown>;
   readonly occurredAt: Date | null;

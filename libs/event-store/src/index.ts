@@ -4,6 +4,9 @@ export { createPool, isDatabaseUnavailable, type PoolOptions } from './database.
 export {
   PostgresEventStore,
   LOG_CHANNEL,
+  EVENT_COLUMNS,
+  readEvents,
+  toRecorded,
   type EventStoreOptions,
   type EventStoreObserver,
 } from './postgres-event-store.js';

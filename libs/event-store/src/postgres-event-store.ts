@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
   ConsecutiveBreaker,
@@ -49,13 +48,11 @@ interface Pending {
 interface KnownEvent {
   readonly hash: Buffer;
   readonly position: number;
-  readonly eventId: string;
   readonly streamVersion: number;
 }
 
 interface Row {
   readonly position: number;
-  readonly eventId: string;
   readonly event: NewEvent;
   readonly streamVersion: number;
 }
@@ -131,22 +128,14 @@ export class PostgresEventStore {
   }
 
   /** Reads up to `limit` events after `afterPosition`, in position order. */
-  async readForward(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
-    const { rows } = await this.pool.query(
-      `SELECT position, event_id, stream_id, stream_version, type, source, source_event_id,
-              data, metadata, occurred_at, recorded_at
-         FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
-      [afterPosition, limit],
-    );
-    return rows.map(toRecorded);
+  readForward(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+    return readEvents(this.pool, afterPosition, limit);
   }
 
   /** Events of one stream in version order. */
   async readStream(streamId: string): Promise<RecordedEvent[]> {
     const { rows } = await this.pool.query(
-      `SELECT position, event_id, stream_id, stream_version, type, source, source_event_id,
-              data, metadata, occurred_at, recorded_at
-         FROM events WHERE stream_id = $1 ORDER BY stream_version`,
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version`,
       [streamId],
     );
     return rows.map(toRecorded);
@@ -287,7 +276,6 @@ export class PostgresEventStore {
           };
         }
         results.push({
-          eventId: prior.eventId,
           source: event.source,
           sourceEventId: event.sourceEventId,
           position: prior.position,
@@ -307,13 +295,11 @@ export class PostgresEventStore {
       const streamVersion = current + 1;
       streamNext.set(event.streamId, streamVersion);
       position += 1;
-      const eventId = randomUUID();
-      const entry = { hash: event.payloadHash, position, eventId, streamVersion };
+      const entry = { hash: event.payloadHash, position, streamVersion };
       local.set(k, entry);
       claimed.push([k, entry]);
-      newRows.push({ position, eventId, event, streamVersion });
+      newRows.push({ position, event, streamVersion });
       results.push({
-        eventId,
         source: event.source,
         sourceEventId: event.sourceEventId,
         position,
@@ -333,10 +319,9 @@ export class PostgresEventStore {
       source_event_id: string;
       payload_hash: Buffer;
       position: number;
-      event_id: string;
       stream_version: number;
     }>(
-      `SELECT e.source, e.source_event_id, e.payload_hash, e.position, e.event_id, e.stream_version
+      `SELECT e.source, e.source_event_id, e.payload_hash, e.position, e.stream_version
          FROM events e
          JOIN unnest($1::text[], $2::text[]) AS k(source, source_event_id)
            ON e.source = k.source AND e.source_event_id = k.source_event_id`,
@@ -345,7 +330,7 @@ export class PostgresEventStore {
     return new Map(
       rows.map((r) => [
         key(r.source, r.source_event_id),
-        { hash: r.payload_hash, position: r.position, eventId: r.event_id, streamVersion: r.stream_version },
+        { hash: r.payload_hash, position: r.position, streamVersion: r.stream_version },
       ]),
     );
   }
@@ -368,10 +353,10 @@ export class PostgresEventStore {
     const touched = [...new Set(rows.map((r) => r.event.streamId))];
     await client.query(
       `WITH ins AS (
-         INSERT INTO events (position, event_id, stream_id, stream_version, type, source,
-                             source_event_id, payload_hash, data, metadata, raw, occurred_at)
-         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[],
-                              $6::text[], $7::text[], $8::bytea[], $9::jsonb[], $10::jsonb[],
+         INSERT INTO events (position, stream_id, stream_version, type, source,
+                             source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[],
+                              $5::text[], $6::text[], $7::text[], $8::bytea[], $9::jsonb[], $10::jsonb[],
                               $11::text[], $12::timestamptz[])
        ), st AS (
          INSERT INTO streams (stream_id, version)
@@ -383,12 +368,12 @@ export class PostgresEventStore {
        SELECT pg_notify('${LOG_CHANNEL}', $15::text)`,
       [
         rows.map((r) => r.position),
-        rows.map((r) => r.eventId),
         rows.map((r) => r.event.streamId),
         rows.map((r) => r.streamVersion),
         rows.map((r) => r.event.type),
         rows.map((r) => r.event.source),
         rows.map((r) => r.event.sourceEventId),
+        rows.map((r) => r.event.subject ?? null),
         rows.map((r) => r.event.payloadHash),
         rows.map((r) => JSON.stringify(r.event.data)),
         rows.map((r) => JSON.stringify(r.event.metadata ?? {})),
@@ -414,15 +399,32 @@ function matches(expected: ExpectedVersion, current: number): boolean {
   return expected === current;
 }
 
-function toRecorded(r: Record<string, unknown>): RecordedEvent {
+/** The columns `toRecorded` reads, for queries of other modules that select events. */
+export const EVENT_COLUMNS =
+  'position, stream_id, stream_version, type, source, source_event_id, subject, data, metadata, occurred_at, recorded_at';
+
+/**
+ * Reads up to `limit` events after `afterPosition`, in position order, on any pool or client
+ * (a projector reads on the session that holds its leadership lock).
+ */
+export async function readEvents(db: pg.Pool | pg.ClientBase, afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+  const { rows } = await db.query(
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+    [afterPosition, limit],
+  );
+  return rows.map(toRecorded);
+}
+
+/** A row selected with EVENT_COLUMNS, as a RecordedEvent. */
+export function toRecorded(r: Record<string, unknown>): RecordedEvent {
   return {
     position: r['position'] as number,
-    eventId: r['event_id'] as string,
     streamId: r['stream_id'] as string,
     streamVersion: r['stream_version'] as number,
     type: r['type'] as string,
     source: r['source'] as string,
     sourceEventId: r['source_event_id'] as string,
+    subject: (r['subject'] as string | null) ?? null,
     data: r['data'],
     metadata: r['metadata'] as Record<string, unknown>,
     occurredAt: (r['occurred_at'] as Date | null) ?? null,

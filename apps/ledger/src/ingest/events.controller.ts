@@ -1,6 +1,5 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { CurrentPrincipal, RequireSignature, type Principal } from '../auth/auth.decorators.js';
 import { IngestService, type IngestResult } from './ingest.service.js';
 
@@ -40,13 +39,10 @@ export class EventsController {
   @ApiOkResponse({ description: 'committed', schema: { example: { id: 'evt_0001', position: 1234, duplicate: false } } })
   async record(
     @Body() body: unknown,
-    @Req() req: FastifyRequest & { rawBody?: Buffer },
     @CurrentPrincipal() who: Principal,
   ): Promise<IngestResult | { results: IngestResult[] }> {
     const { events, batch } = this.ingest.parse(body);
-    const raw = (i: number): string =>
-      batch ? JSON.stringify((body as unknown[])[i]) : (req.rawBody?.toString('utf8') ?? JSON.stringify(body));
-    const results = await this.ingest.ingest(events, `${who.kind}:${who.id}`, raw);
+    const results = await this.ingest.ingest(events, `${who.kind}:${who.id}`);
     return batch ? { results } : results[0]!;
   }
 }

@@ -60,8 +60,8 @@ export class IngestService {
     return { events, batch };
   }
 
-  async ingest(events: IngestEvent[], actor: string, raw: (i: number) => string): Promise<IngestResult[]> {
-    const newEvents: NewEvent[] = events.map((e, i) => {
+  async ingest(events: IngestEvent[], actor: string): Promise<IngestResult[]> {
+    const newEvents: NewEvent[] = events.map((e) => {
       const source = e.source ?? DEFAULT_INGEST_SOURCE;
       const data: SubscriptionRecordedData = { occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null };
       return {
@@ -69,11 +69,12 @@ export class IngestService {
         type: e.type,
         source,
         sourceEventId: e.id,
+        subject: e.subscription.subject,
         // "The same body" is the same validated event, whatever its key order or spacing.
         payloadHash: sha256OfCanonical({ type: e.type, occurred_at: e.occurred_at, subscription: e.subscription }),
         data,
+        // `data` is the validated event itself; verbatim copies are kept for provider webhooks.
         metadata: { actor },
-        raw: raw(i),
         occurredAt: new Date(e.occurred_at),
       };
     });
