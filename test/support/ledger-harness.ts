@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { projectRoot } from '../../libs/event-store/src/index.js';
 import { loadLedgerConfig } from '../../apps/ledger/src/config/ledger.config.js';
 import { createLedgerApp } from '../../apps/ledger/src/ledger-app.js';
 import { spawnLedgerProcess, type LedgerProcess } from './ledger-process.js';
@@ -8,6 +10,8 @@ export type { LedgerProcess };
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const INGEST_TOKEN = 'test-ingest-token-0123456789abcdef';
 export const INGEST_SECRET = 'whsec_test_ledger_secret';
+/** The repository's example catalog (plans free, pro, enterprise; matches the provider fixtures). */
+export const TEST_PLANS = path.join(projectRoot(), 'plans.json');
 
 export interface RunningLedger {
   readonly url: string;
@@ -25,6 +29,7 @@ export function testEnv(databaseUrl: string, env: Record<string, string> = {}): 
     LEDGER_ADMIN_TOKEN: ADMIN_TOKEN,
     LEDGER_INGEST_TOKEN: INGEST_TOKEN,
     LEDGER_INGEST_SECRETS: INGEST_SECRET,
+    LEDGER_PLANS: TEST_PLANS,
     ...env,
   };
 }
@@ -53,7 +58,7 @@ export async function http(
   }
   const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
   const text = await res.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {

@@ -15,6 +15,8 @@ import { EventsController } from './ingest/events.controller.js';
 import { IngestService } from './ingest/ingest.service.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
+import { EntitlementsModule } from './entitlements/entitlements.module.js';
 
 export interface AppModuleOptions {
   readonly config: LedgerConfig;
@@ -32,6 +34,8 @@ export class AppModule {
       imports: [
         LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false }, useExisting: true }),
         DatabaseModule,
+        EntitlementsModule,
+        WebhooksModule,
       ],
       controllers: [EventsController, TokensController, HealthController, MetricsController],
       providers: [
@@ -45,7 +49,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: ScopesGuard },
         { provide: APP_FILTER, useFactory: () => new ProblemDetailsFilter(options.config.maxBody) },
       ],
-      exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry],
+      exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry, IngestService],
     };
   }
 }

@@ -77,4 +77,13 @@ export {
   evaluateEntitlements,
   diffEntitlements,
 } from './entitlement.evaluate.js';
-export { type SubjectEntitlements, replaySubject } from './subject.replay.js';
+export {
+  type SubjectEntitlements,
+  type SubjectState,
+  type HistoryEntry,
+  initialSubjectState,
+  evolveSubjectState,
+  subjectSources,
+  replaySubject,
+  subjectHistory,
+} from './subject.replay.js';

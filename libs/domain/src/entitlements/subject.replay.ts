@@ -1,11 +1,14 @@
+import type { Catalog } from '../catalog/catalog.schema.js';
 import type { LedgerEvent } from '../events/ledger-event.js';
+import { CATALOG_PUBLISHED } from './catalog.events.js';
 import { evolveCatalog, initialCatalog } from './catalog.fold.js';
-import { type Entitlements, evaluateEntitlements } from './entitlement.evaluate.js';
+import { type Entitlements, type FeatureChange, diffEntitlements, evaluateEntitlements } from './entitlement.evaluate.js';
+import type { EntitlementNote } from './entitlement.notes.js';
 import type { EntitlementPolicy } from './entitlement.policy.js';
-import { entitlementSources, type UnknownPlan } from './entitlement.sources.js';
+import { entitlementSources, type EntitlementSources, type UnknownPlan } from './entitlement.sources.js';
 import { policyEventKind } from './policy-event.kind.js';
-import { evolveProviderFeatures, initialProviderFeatures } from './provider-features.fold.js';
-import { evolveSubjectGrants, initialSubjectGrants } from './subject-grants.fold.js';
+import { evolveProviderFeatures, initialProviderFeatures, type ProviderFeaturesFold } from './provider-features.fold.js';
+import { evolveSubjectGrants, initialSubjectGrants, type SubjectGrantsFold } from './subject-grants.fold.js';
 import {
   evolveSubscription,
   parseSubscriptionRecordedData,
@@ -20,6 +23,85 @@ export interface SubjectEntitlements extends Entitlements {
   readonly position: number;
   readonly unknown_plans: readonly UnknownPlan[];
 }
+
+/** Everything one subject's entitlements depend on, folded from a slice of the log. */
+export interface SubjectState {
+  readonly subject: string;
+  readonly position: number;
+  readonly catalog: Catalog;
+  readonly grants: SubjectGrantsFold;
+  readonly providerFeatures: ProviderFeaturesFold;
+  /** Plain object keyed by subscription key (folds of every subject: one may move here). */
+  readonly subscriptions: Readonly<Record<string, SubscriptionFold>>;
+}
+
+export const initialSubjectState = (subject: string): SubjectState => ({
+  subject,
+  position: 0,
+  catalog: initialCatalog(),
+  grants: initialSubjectGrants(subject),
+  providerFeatures: initialProviderFeatures(subject),
+  subscriptions: {},
+});
+
+/**
+ * Folds one event into a subject's state; the note says why it changed nothing (when the
+ * fold can tell). Events of other subjects' grants and features are ignored.
+ */
+export function evolveSubjectState(state: SubjectState, event: LedgerEvent): { state: SubjectState; note?: EntitlementNote } {
+  const position = Math.max(state.position, event.position);
+  const kind = policyEventKind(event.type);
+  switch (kind) {
+    case 'catalog': {
+      const r = evolveCatalog(state.catalog, event);
+      return withNote({ ...state, position, catalog: r.fold }, r.note);
+    }
+    case 'grant': {
+      if ((event.data as { subject?: unknown } | null)?.subject !== state.subject) return { state: { ...state, position }, note: 'other_subject' };
+      const r = evolveSubjectGrants(state.grants, event);
+      return withNote({ ...state, position, grants: r.fold }, r.note);
+    }
+    case 'provider_features': {
+      if ((event.data as { subject?: unknown } | null)?.subject !== state.subject) return { state: { ...state, position }, note: 'other_subject' };
+      const r = evolveProviderFeatures(state.providerFeatures, event);
+      return withNote({ ...state, position, providerFeatures: r.fold }, r.note);
+    }
+    case 'subscription': {
+      const data = parseSubscriptionRecordedData(event.data);
+      if (data === null) return { state: { ...state, position }, note: 'malformed_event' };
+      const key = subscriptionKey(event.source, data.subscription.id);
+      const r = evolveSubscription(state.subscriptions[key], event, state.catalog);
+      const subscriptions = r.fold ? { ...state.subscriptions, [key]: r.fold } : state.subscriptions;
+      return withNote({ ...state, position, subscriptions }, r.note);
+    }
+    case 'ignored':
+      return { state: { ...state, position }, note: 'ignored_type' };
+    default: {
+      const never: never = kind;
+      return never;
+    }
+  }
+}
+
+/** The time-independent sources of the subject's entitlements in this state. */
+export function subjectSources(state: SubjectState, policy: EntitlementPolicy): EntitlementSources {
+  return entitlementSources(
+    {
+      subject: state.subject,
+      subscriptions: Object.values(state.subscriptions),
+      grants: state.grants,
+      provider_features: state.providerFeatures,
+    },
+    state.catalog,
+    policy,
+  );
+}
+
+function withNote(state: SubjectState, note: EntitlementNote | undefined): { state: SubjectState; note?: EntitlementNote } {
+  return note ? { state, note } : { state };
+}
+
+const byPosition = (events: readonly LedgerEvent[]): LedgerEvent[] => [...events].sort((a, b) => a.position - b.position);
 
 /**
  * Folds a slice of the log (in position order, whatever order it is given in) and evaluates
@@ -37,46 +119,44 @@ export function replaySubject(
   policy: EntitlementPolicy,
   at: Date,
 ): SubjectEntitlements {
-  let catalog = initialCatalog();
-  let grants = initialSubjectGrants(subject);
-  let providerFeatures = initialProviderFeatures(subject);
-  const subscriptions = new Map<string, SubscriptionFold>();
-  let position = 0;
+  let state = initialSubjectState(subject);
+  for (const event of byPosition(events)) state = evolveSubjectState(state, event).state;
+  const sources = subjectSources(state, policy);
+  return { subject, position: state.position, ...evaluateEntitlements(sources, at), unknown_plans: sources.unknown_plans };
+}
 
-  for (const event of [...events].sort((a, b) => a.position - b.position)) {
-    position = Math.max(position, event.position);
-    const kind = policyEventKind(event.type);
-    switch (kind) {
-      case 'catalog':
-        catalog = evolveCatalog(catalog, event).fold;
-        break;
-      case 'grant':
-        grants = evolveSubjectGrants(grants, event).fold;
-        break;
-      case 'provider_features':
-        providerFeatures = evolveProviderFeatures(providerFeatures, event).fold;
-        break;
-      case 'subscription': {
-        const data = parseSubscriptionRecordedData(event.data);
-        if (data === null) break;
-        const key = subscriptionKey(event.source, data.subscription.id);
-        const fold = evolveSubscription(subscriptions.get(key), event).fold;
-        if (fold) subscriptions.set(key, fold);
-        break;
-      }
-      case 'ignored':
-        break;
-      default: {
-        const never: never = kind;
-        return never;
-      }
-    }
+/** One line of a subject's history: what an event changed, or why it changed nothing. */
+export interface HistoryEntry {
+  readonly event: LedgerEvent;
+  readonly changes: readonly FeatureChange[];
+  readonly note: EntitlementNote | null;
+}
+
+/**
+ * A subject's history: each event of the slice with the entitlements it changed, evaluated
+ * at the time the ledger recorded it. Catalog events appear only where they changed this
+ * subject's entitlements.
+ *
+ * @example
+ * subjectHistory(events, 'org_42', policy).map((h) => [h.event.position, h.changes, h.note]);
+ */
+export function subjectHistory(
+  events: readonly LedgerEvent[],
+  subject: string,
+  policy: EntitlementPolicy,
+): HistoryEntry[] {
+  let state = initialSubjectState(subject);
+  const out: HistoryEntry[] = [];
+  for (const event of byPosition(events)) {
+    const at = new Date(event.recorded_at);
+    const before = evaluateEntitlements(subjectSources(state, policy), at);
+    const next = evolveSubjectState(state, event);
+    state = next.state;
+    const after = evaluateEntitlements(subjectSources(state, policy), at);
+    const changes = diffEntitlements(before, after);
+    if (event.type === CATALOG_PUBLISHED && changes.length === 0) continue;
+    const unknown = changes.length === 0 && !next.note && subjectSources(state, policy).unknown_plans.length > 0;
+    out.push({ event, changes, note: next.note ?? (unknown ? 'unknown_plan' : null) });
   }
-
-  const sources = entitlementSources(
-    { subject, subscriptions: [...subscriptions.values()], grants, provider_features: providerFeatures },
-    catalog,
-    policy,
-  );
-  return { subject, position, ...evaluateEntitlements(sources, at), unknown_plans: sources.unknown_plans };
+  return out;
 }

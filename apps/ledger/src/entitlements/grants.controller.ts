@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Delete, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { grantRequestSchema, revokeRequestSchema, type GrantAddedData, type GrantRevokedData } from '@app/domain';
+import { PostgresEventStore } from '@app/event-store';
+import { sha256OfCanonical } from '@app/billing';
+import { CurrentPrincipal, RequireScope, type Principal } from '../auth/auth.decorators.js';
+import { ValidationError, fieldErrors } from '../http/problem.errors.js';
+import { parseSubject } from './subject.params.js';
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Admin grants and revocations: events in the log, with actor and reason. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@Controller('v1/admin/subjects/:subject/grants')
+export class GrantsController {
+  constructor(private readonly store: PostgresEventStore) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequireScope('admin')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'a retry with the same key records the grant once' })
+  async grant(
+    @Param('subject') subject: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @CurrentPrincipal() who: Principal,
+  ): Promise<{ position: number; duplicate: boolean; grant: GrantAddedData }> {
+    const s = parseSubject(subject);
+    const r = grantRequestSchema.safeParse(body);
+    if (!r.success) throw new ValidationError('invalid grant', fieldErrors(r.error.issues));
+    const data: GrantAddedData = { subject: s, ...r.data, actor: `${who.kind}:${who.id}` };
+    const result = await this.record('grant.added', s, data, key);
+    return { ...result, grant: data };
+  }
+
+  @Delete(':feature')
+  @HttpCode(200)
+  @RequireScope('admin')
+  async revoke(
+    @Param('subject') subject: string,
+    @Param('feature') feature: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @CurrentPrincipal() who: Principal,
+  ): Promise<{ position: number; duplicate: boolean; revocation: GrantRevokedData }> {
+    const s = parseSubject(subject);
+    const r = revokeRequestSchema.safeParse(body ?? {});
+    if (!r.success) throw new ValidationError('invalid revocation', fieldErrors(r.error.issues));
+    const data: GrantRevokedData = { subject: s, feature, reason: r.data.reason, actor: `${who.kind}:${who.id}` };
+    const result = await this.record('grant.revoked', s, data, key);
+    return { ...result, revocation: data };
+  }
+
+  private async record(type: string, subject: string, data: GrantAddedData | GrantRevokedData, key: string | undefined) {
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new ValidationError('invalid Idempotency-Key', [{ path: 'Idempotency-Key', message: 'use 1-128 letters, digits, ".", "_", ":" or "-"' }]);
+    }
+    const { events } = await this.store.append({
+      events: [
+        {
+          streamId: `grants:${subject}`,
+          type,
+          source: 'admin',
+          sourceEventId: key ? `${type}:${subject}:${key}` : `${type}:${randomUUID()}`,
+          subject,
+          payloadHash: sha256OfCanonical(data),
+          data,
+          metadata: { actor: data.actor },
+        },
+      ],
+    });
+    return { position: events[0]!.position, duplicate: events[0]!.duplicate };
+  }
+}

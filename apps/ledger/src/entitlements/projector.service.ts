@@ -1,0 +1,93 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type pg from 'pg';
+import { Gauge, Counter } from 'prom-client';
+import type { EntitlementPolicy } from '@app/domain';
+import { LogNotifier } from '@app/event-store';
+import { EntitlementProjection, Projector } from '@app/projections';
+import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
+import { DATABASE_URL, PG_POOL } from '../database/database.module.js';
+import { HealthRegistry } from '../health/health.registry.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+
+export const ENTITLEMENT_POLICY = Symbol('ENTITLEMENT_POLICY');
+export const ENTITLEMENTS_PROJECTION = 'entitlements';
+
+/** A projection this far behind, without moving for this long, is reported stalled. */
+const STALL_S = 30;
+
+/**
+ * Runs the entitlement projector on `worker` and `all` instances. Across instances one leads
+ * (advisory lock) and the others stand by. Its lag is a metric and a class B health component
+ * on every instance, whatever its role.
+ */
+@Injectable()
+export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('projector');
+  private projector: Projector | null = null;
+  private readonly lag: Gauge;
+  private readonly leader: Gauge;
+  private readonly projected: Counter;
+
+  constructor(
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
+    @Inject(DATABASE_URL) private readonly url: string,
+    @Inject(PG_POOL) private readonly pool: pg.Pool,
+    @Inject(ENTITLEMENT_POLICY) private readonly policy: EntitlementPolicy,
+    private readonly notifier: LogNotifier,
+    private readonly health: HealthRegistry,
+    metrics: MetricsService,
+  ) {
+    const registers = [metrics.registry];
+    this.lag = new Gauge({ name: 'ledger_projection_lag_events', help: 'Log head minus the projection checkpoint.', labelNames: ['projection'], registers });
+    this.leader = new Gauge({ name: 'ledger_projector_leader', help: '1 while this instance runs the projection.', labelNames: ['projection'], registers });
+    this.projected = new Counter({ name: 'ledger_projected_events_total', help: 'Events applied by this instance.', labelNames: ['projection'], registers });
+  }
+
+  get isLeader(): boolean {
+    return this.projector?.isLeader ?? false;
+  }
+
+  onApplicationBootstrap(): void {
+    this.health.register({ name: 'projector', class: 'B', check: () => this.check() });
+    if (this.config.role === 'api') return;
+    const labels = { projection: ENTITLEMENTS_PROJECTION };
+    this.projector = new Projector({
+      name: ENTITLEMENTS_PROJECTION,
+      connectionString: this.url,
+      notifier: this.notifier,
+      handler: new EntitlementProjection(this.policy),
+      batchSize: 1_000,
+      observer: {
+        leadershipChanged: (leader) => {
+          this.leader.set(labels, leader ? 1 : 0);
+          this.logger.log(leader ? 'leading the entitlement projection' : 'standing by');
+        },
+        batchApplied: ({ events }) => this.projected.inc(labels, events),
+        error: (err) => this.logger.warn(`projector: ${(err as Error).message}`),
+      },
+    });
+    this.projector.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.projector?.stop();
+  }
+
+  private async check(): Promise<{ status: 'ok' | 'degraded' | 'down'; detail: string }> {
+    const { rows } = await this.pool.query<{ head: string; position: string | null; idle_s: number | null }>(
+      `SELECT (SELECT position FROM log_head) AS head, c.position,
+              extract(epoch FROM now() - c.updated_at)::float8 AS idle_s
+         FROM (SELECT 1) one LEFT JOIN projection_checkpoints c ON c.name = $1`,
+      [ENTITLEMENTS_PROJECTION],
+    );
+    const r = rows[0]!;
+    const lag = Number(r.head) - Number(r.position ?? 0);
+    this.lag.set({ projection: ENTITLEMENTS_PROJECTION }, lag);
+    const role = this.config.role === 'api' ? 'api instance' : this.isLeader ? 'leader' : 'standby';
+    const stalled = lag > 0 && (r.idle_s === null || r.idle_s > STALL_S);
+    return {
+      status: stalled ? 'degraded' : 'ok',
+      detail: `${role}; lag ${lag} events${stalled ? `, no progress for ${STALL_S}+ s` : ''}`,
+    };
+  }
+}

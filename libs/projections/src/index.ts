@@ -1,0 +1,12 @@
+export { entitlementTables, createTablesLike, LIVE_TABLES, type EntitlementTables } from './entitlement.tables.js';
+export { EntitlementProjection, toLedgerEvent, type ApplyResult } from './entitlement.projection.js';
+export {
+  Projector,
+  ProjectorFencedError,
+  leaderLockKey,
+  replayAll,
+  type ProjectionHandler,
+  type ProjectorOptions,
+  type ProjectorObserver,
+} from './projector.js';
+export { EntitlementReader, CATALOG_STREAM, type EntitlementsAnswer, type HistoryAnswer } from './entitlement.reader.js';

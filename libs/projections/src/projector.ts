@@ -1,0 +1,193 @@
+import pg from 'pg';
+import { readEvents, type LogNotifier, type RecordedEvent } from '@app/event-store';
+
+export interface ProjectionHandler {
+  /** Applies a batch inside the projector's transaction (the checkpoint is written after it). */
+  apply(db: pg.ClientBase, events: readonly RecordedEvent[]): Promise<unknown>;
+}
+
+export interface ProjectorOptions {
+  readonly name: string;
+  readonly connectionString: string;
+  readonly handler: ProjectionHandler;
+  readonly notifier: LogNotifier;
+  readonly batchSize?: number;
+  /** How often a standby tries to become the leader. */
+  readonly standbyRetryMs?: number;
+  readonly pollIntervalMs?: number;
+  readonly observer?: ProjectorObserver;
+}
+
+export interface ProjectorObserver {
+  leadershipChanged?(leader: boolean): void;
+  batchApplied?(stats: { events: number; checkpoint: number; durationMs: number }): void;
+  error?(err: unknown): void;
+}
+
+/** The checkpoint moved under us: another projector wrote it (this one lost leadership). */
+export class ProjectorFencedError extends Error {
+  readonly code = 'PROJECTOR_FENCED';
+  constructor(name: string, expected: number, found: number) {
+    super(`projection ${name}: checkpoint is ${found}, expected ${expected}; another projector is writing`);
+  }
+}
+
+/** Advisory lock key of a projection's leadership (stable across processes). */
+export const leaderLockKey = (name: string): string => `ledger:projector:${name}`;
+
+/**
+ * Runs one projection: elected by a PostgreSQL session advisory lock (one active projector
+ * per projection across all instances; the others stand by and take over when its session
+ * dies), it reads the log from its checkpoint in batches, waking on NOTIFY, and applies
+ * each batch and the new checkpoint in one transaction on the session that holds the lock.
+ * If that session dies, the lock and any open transaction die with it.
+ *
+ * @example
+ * const projector = new Projector({ name: 'entitlements', connectionString, handler, notifier });
+ * projector.start();
+ * // ...
+ * await projector.stop();
+ */
+export class Projector {
+  private stopped = true;
+  private running: Promise<void> | null = null;
+  private client: pg.Client | null = null;
+  private leader = false;
+  private position = 0;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly options: ProjectorOptions) {}
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** The checkpoint this instance last wrote or read (meaningful while leader). */
+  get checkpoint(): number {
+    return this.position;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    const c = this.client;
+    await this.running;
+    await c?.end().catch(() => undefined);
+  }
+
+  private setLeader(leader: boolean): void {
+    if (this.leader !== leader) {
+      this.leader = leader;
+      this.options.observer?.leadershipChanged?.(leader);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const retry = this.options.standbyRetryMs ?? 1_000;
+    while (!this.stopped) {
+      try {
+        const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true });
+        client.on('error', (err) => this.options.observer?.error?.(err));
+        this.client = client;
+        await client.connect();
+        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+          leaderLockKey(this.options.name),
+        ]);
+        if (rows[0]?.ok) {
+          this.setLeader(true);
+          await this.lead(client);
+        }
+      } catch (err) {
+        if (!this.stopped) this.options.observer?.error?.(err);
+      } finally {
+        this.setLeader(false);
+        const c = this.client;
+        this.client = null;
+        // Ending the session releases the lock for a standby.
+        await c?.end().catch(() => undefined);
+      }
+      if (!this.stopped) await this.options.notifier.wait(retry, this.abort.signal);
+    }
+  }
+
+  private async lead(client: pg.Client): Promise<void> {
+    const { name, handler, notifier } = this.options;
+    const batchSize = this.options.batchSize ?? 1_000;
+    const poll = this.options.pollIntervalMs ?? 1_000;
+    await client.query('INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
+    const { rows } = await client.query<{ position: number }>(
+      'SELECT position FROM projection_checkpoints WHERE name = $1',
+      [name],
+    );
+    this.position = Number(rows[0]!.position);
+
+    while (!this.stopped) {
+      const events = await readEvents(client, this.position, batchSize);
+      if (events.length === 0) {
+        await notifier.wait(poll, this.abort.signal);
+        continue;
+      }
+      const started = performance.now();
+      const last = events[events.length - 1]!.position;
+      await client.query('BEGIN');
+      try {
+        const fence = await client.query<{ position: string }>(
+          'SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
+          [name],
+        );
+        const found = Number(fence.rows[0]?.position ?? -1);
+        if (found !== this.position) throw new ProjectorFencedError(name, this.position, found);
+        await handler.apply(client, events);
+        await client.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1', [
+          name,
+          last,
+        ]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      this.position = last;
+      this.options.observer?.batchApplied?.({
+        events: events.length,
+        checkpoint: last,
+        durationMs: performance.now() - started,
+      });
+    }
+  }
+}
+
+/**
+ * Runs `handler` over the whole log from position 0 in batches, on one client, outside any
+ * leadership (rebuilds into fresh tables, verification replays).
+ */
+export async function replayAll(
+  db: pg.ClientBase,
+  handler: ProjectionHandler,
+  options: { batchSize?: number; upTo?: number; onBatch?: (position: number) => void } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? 5_000;
+  let position = 0;
+  for (;;) {
+    const events = await readEvents(db, position, batchSize);
+    const slice = options.upTo === undefined ? events : events.filter((e) => e.position <= options.upTo!);
+    if (slice.length === 0) return position;
+    await db.query('BEGIN');
+    try {
+      await handler.apply(db, slice);
+      await db.query('COMMIT');
+    } catch (err) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    position = slice[slice.length - 1]!.position;
+    options.onBatch?.(position);
+    if (slice.length < events.length) return position;
+  }
+}
