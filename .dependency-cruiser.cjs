@@ -43,8 +43,8 @@ module.exports = {
       name: 'libs-through-their-index',
       comment: 'import another library through @app/<lib> (its src/index.ts), never its internals',
       severity: 'error',
-      from: { path: '^(apps|libs)/', pathNot: '\\.(int-)?spec\\.ts$' },
-      to: { path: '^libs/([^/]+)/src/(?!index\\.ts$)', pathNot: '^$1' },
+      from: { path: '^(apps|libs)/([^/]+)/', pathNot: '\\.(int-)?spec\\.ts$' },
+      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)', pathNot: '^$1/$2/' },
     },
     {
       name: 'no-circular',
