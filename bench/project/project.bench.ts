@@ -1,0 +1,244 @@
+/**
+ * npm run bench:project — the entitlement projection over a generated log of 1,000,000
+ * events across 100,000 subjects, beside the raw ceiling of reading the same events with a
+ * plain `pg` cursor in the same run: live projector catch-up, rebuild from zero into fresh
+ * tables, `?at=` time-travel latency, and live lag (commit → projected) under a steady load.
+ *
+ * Env: DATABASE_URL (else embedded), BENCH_EVENTS (1000000), BENCH_SUBJECTS (100000),
+ * BENCH_STEADY_RATE (events/s for the lag run, default 2000), BENCH_STEADY_S (15).
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { readCatalogFile } from '../../apps/ledger/src/entitlements/catalog.service.js';
+import {
+  createPool,
+  LogNotifier,
+  migrate,
+  PostgresEventStore,
+  projectRoot,
+  type NewEvent,
+} from '../../libs/event-store/src/index.js';
+import {
+  EntitlementProjection,
+  EntitlementReader,
+  Projector,
+  createTablesLike,
+  entitlementTables,
+  replayAll,
+} from '../../libs/projections/src/index.js';
+import { benchDatabase, percentile, printTable, writeResults, type Row } from '../support/bench-kit.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const SUBJECTS = Number(process.env.BENCH_SUBJECTS ?? 100_000);
+const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 2_000);
+const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 15);
+const POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
+const DAY = 86_400_000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const STATUSES = ['active', 'active', 'trialing', 'past_due', 'canceled', 'active', 'paused'];
+const PLANS = ['free', 'pro', 'pro', 'enterprise'];
+
+function subscriptionEvent(n: number, now: number, tag: string): NewEvent {
+  // Subscriptions are 1.5 per subject; each gets ~6-7 deliveries, some out of order.
+  const sub = n % Math.floor(SUBJECTS * 1.5);
+  const data = {
+    occurred_at: new Date(now - ((n * 7919) % 1000) * 60_000).toISOString(),
+    subscription: {
+      id: `sub_${sub}`,
+      subject: `org_${sub % SUBJECTS}`,
+      plan: PLANS[n % PLANS.length]!,
+      status: STATUSES[(n >> 3) % STATUSES.length]!,
+      quantity: 1 + (n % 25),
+      current_period_end: new Date(now + ((n % 60) - 5) * DAY).toISOString(),
+      cancel_at_period_end: n % 13 === 0,
+      cancel_at: null,
+      ended_at: null,
+      trial_end: null,
+    },
+    plan_refs: null,
+  };
+  return {
+    streamId: `subscription:api:sub_${sub}`,
+    type: 'subscription.updated',
+    source: 'api',
+    sourceEventId: `${tag}_${n}`,
+    subject: data.subscription.subject,
+    payloadHash: createHash('sha256').update(`${tag}_${n}`).digest(),
+    data,
+  };
+}
+
+async function generate(store: PostgresEventStore, now: number): Promise<number> {
+  const catalog = readCatalogFile(`${projectRoot()}/plans.json`);
+  await store.append({
+    events: [{ streamId: 'catalog', type: 'catalog.published', source: 'catalog', sourceEventId: 'bench', payloadHash: Buffer.alloc(32), data: { catalog, hash: 'bench' } }],
+  });
+  let head = 0;
+  const chunk = 5_000;
+  for (let i = 0; i < EVENTS; i += chunk * 4) {
+    // Four appends in flight: the store writes them as one group commit.
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((k) => {
+        const start = i + k * chunk;
+        if (start >= EVENTS) return null;
+        return store.append({ events: Array.from({ length: Math.min(chunk, EVENTS - start) }, (_, j) => subscriptionEvent(start + j, now, 'gen')) });
+      }),
+    );
+    head = Math.max(head, ...results.map((r) => r?.head ?? 0));
+    if ((i / (chunk * 4)) % 10 === 0) process.stdout.write(`\r  generating: ${Math.min(i + chunk * 4, EVENTS).toLocaleString('en-US')} events`);
+  }
+  process.stdout.write('\n');
+  return head;
+}
+
+/** The ceiling: read every event with a server-side cursor, rows parsed, nothing done. */
+async function rawCursor(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(
+    `DECLARE c NO SCROLL CURSOR FOR SELECT position, stream_id, stream_version, type, source, source_event_id, subject,
+       data, metadata, occurred_at, recorded_at FROM events ORDER BY position`,
+  );
+  let n = 0;
+  const t = performance.now();
+  for (;;) {
+    const { rows } = await client.query('FETCH 5000 FROM c');
+    if (rows.length === 0) break;
+    n += rows.length;
+  }
+  const rate = n / ((performance.now() - t) / 1000);
+  await client.query('COMMIT');
+  await client.end();
+  return rate;
+}
+
+async function main(): Promise<void> {
+  const db = await benchDatabase();
+  await migrate({ databaseUrl: db.url });
+  const pool = createPool({ connectionString: db.url, max: 8 });
+  const store = new PostgresEventStore(pool);
+  const notifier = new LogNotifier(db.url);
+  await notifier.start();
+  const now = Date.now();
+  process.stdout.write(`projection benchmark: ${EVENTS.toLocaleString('en-US')} events over ${SUBJECTS.toLocaleString('en-US')} subjects; PostgreSQL ${db.serverVersion}\n`);
+
+  try {
+    let t = performance.now();
+    const head = await generate(store, now);
+    const generateRate = head / ((performance.now() - t) / 1000);
+
+    const cursorRate = await rawCursor(db.url);
+
+    // Live projector catching up from 0 (its production batch size and code path).
+    t = performance.now();
+    const projector = new Projector({
+      name: 'entitlements',
+      connectionString: db.url,
+      notifier,
+      handler: new EntitlementProjection(POLICY),
+      batchSize: 1_000,
+    });
+    projector.start();
+    while (projector.checkpoint < head) await sleep(20);
+    const liveRate = head / ((performance.now() - t) / 1000);
+
+    // Steady load at a fixed rate while the projector follows: lag = commit → checkpoint.
+    const lags: number[] = [];
+    const pending = new Map<number, number>();
+    const watcher = setInterval(() => {
+      const cp = projector.checkpoint;
+      for (const [position, committedAt] of pending) {
+        if (position <= cp) {
+          lags.push(performance.now() - committedAt);
+          pending.delete(position);
+        }
+      }
+    }, 2);
+    let sent = 0;
+    const steadyStart = performance.now();
+    const writers: Promise<void>[] = [];
+    while (performance.now() - steadyStart < STEADY_S * 1000) {
+      const due = Math.floor(((performance.now() - steadyStart) / 1000) * STEADY_RATE);
+      for (; sent < due; sent++) {
+        const n = sent;
+        writers.push(
+          store.append({ events: [subscriptionEvent(n, now, 'steady')] }).then((r) => {
+            pending.set(r.events[0]!.position, performance.now());
+          }),
+        );
+      }
+      await sleep(5);
+    }
+    await Promise.all(writers);
+    while (pending.size > 0) await sleep(10);
+    clearInterval(watcher);
+    const steadyRate = sent / STEADY_S;
+    lags.sort((a, b) => a - b);
+    await projector.stop();
+
+    // Rebuild from zero into fresh tables (the blue/green path).
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const shadow = entitlementTables('__bench');
+    for (const sql of createTablesLike(shadow)) await client.query(sql);
+    const finalHead = await store.head();
+    t = performance.now();
+    await replayAll(client, new EntitlementProjection(POLICY, shadow), { batchSize: 5_000 });
+    const rebuildRate = finalHead / ((performance.now() - t) / 1000);
+    await client.query(`DROP TABLE ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`);
+    await client.end();
+
+    // ?at= time travel: random subjects at random past moments, 8 at a time.
+    const reader = new EntitlementReader(pool, POLICY);
+    const { rows: span } = await pool.query<{ lo: Date; hi: Date }>('SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM events');
+    const lo = span[0]!.lo.getTime();
+    const hi = span[0]!.hi.getTime();
+    const atLatencies: number[] = [];
+    let q = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (q < 2_000) {
+          const i = q++;
+          const subject = `org_${(i * 7_919) % SUBJECTS}`;
+          const at = new Date(lo + ((hi - lo) * ((i * 31) % 100)) / 100);
+          const s = performance.now();
+          await reader.atTime(subject, at);
+          atLatencies.push(performance.now() - s);
+        }
+      }),
+    );
+    atLatencies.sort((a, b) => a - b);
+    const currentLatencies: number[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const s = performance.now();
+      await reader.current(`org_${(i * 104_729) % SUBJECTS}`, new Date());
+      currentLatencies.push(performance.now() - s);
+    }
+    currentLatencies.sort((a, b) => a - b);
+
+    const rows: Row[] = [
+      { scenario: 'raw pg cursor read of the log', rate: cursorRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: 'ceiling' },
+      { scenario: 'live projector catch-up (batches of 1000)', rate: liveRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: `${(liveRate / cursorRate).toFixed(2)}× cursor` },
+      { scenario: 'rebuild from zero (batches of 5000)', rate: rebuildRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: `${(rebuildRate / cursorRate).toFixed(2)}× cursor; target ≥ 50,000/s` },
+      { scenario: `live lag at a steady ${STEADY_RATE}/s (single appends)`, rate: steadyRate, unit: 'events/s', p50_ms: percentile(lags, 50), p99_ms: percentile(lags, 99), note: 'commit → projected; target p99 ≤ 1000 ms' },
+      { scenario: '?at= time travel (replay of one subject)', rate: NaN, unit: '', p50_ms: percentile(atLatencies, 50), p99_ms: percentile(atLatencies, 99), note: `${atLatencies.length} queries, 8 concurrent` },
+      { scenario: 'current read (read model)', rate: NaN, unit: '', p50_ms: percentile(currentLatencies, 50), p99_ms: percentile(currentLatencies, 99), note: `${currentLatencies.length} queries, sequential` },
+      { scenario: 'generation (append 5000-event units)', rate: generateRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: 'setup' },
+    ];
+    printTable('projection', rows);
+    const file = await writeResults('project', { events: head, subjects: SUBJECTS, postgres: db.serverVersion, rows });
+    process.stdout.write(`\nresults: ${file}\n`);
+  } finally {
+    await notifier.stop();
+    await store.close();
+    await pool.end();
+    await db.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
