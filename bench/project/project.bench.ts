@@ -24,7 +24,6 @@ import {
   Projector,
   createTablesLike,
   entitlementTables,
-  replayAll,
 } from '../../libs/projections/src/index.js';
 import { benchDatabase, percentile, printTable, writeResults, type Row } from '../support/bench-kit.js';
 
@@ -185,7 +184,7 @@ async function main(): Promise<void> {
     for (const sql of createTablesLike(shadow)) await client.query(sql);
     const finalHead = await store.head();
     t = performance.now();
-    await replayAll(client, new EntitlementProjection(POLICY, shadow), { batchSize: 5_000 });
+    await new EntitlementProjection(POLICY, shadow).rebuild(client, { batchSize: 10_000 });
     const rebuildRate = finalHead / ((performance.now() - t) / 1000);
     await client.query(`DROP TABLE ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`);
     await client.end();
@@ -221,7 +220,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [
       { scenario: 'raw pg cursor read of the log', rate: cursorRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: 'ceiling' },
       { scenario: 'live projector catch-up (batches of 1000)', rate: liveRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: `${(liveRate / cursorRate).toFixed(2)}× cursor` },
-      { scenario: 'rebuild from zero (batches of 5000)', rate: rebuildRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: `${(rebuildRate / cursorRate).toFixed(2)}× cursor; target ≥ 50,000/s` },
+      { scenario: 'rebuild from zero (in memory, reads of 10000)', rate: rebuildRate, unit: 'events/s', p50_ms: NaN, p99_ms: NaN, note: `${(rebuildRate / cursorRate).toFixed(2)}× cursor; target ≥ 50,000/s` },
       { scenario: `live lag at a steady ${STEADY_RATE}/s (single appends)`, rate: steadyRate, unit: 'events/s', p50_ms: percentile(lags, 50), p99_ms: percentile(lags, 99), note: 'commit → projected; target p99 ≤ 1000 ms' },
       { scenario: '?at= time travel (replay of one subject)', rate: NaN, unit: '', p50_ms: percentile(atLatencies, 50), p99_ms: percentile(atLatencies, 99), note: `${atLatencies.length} queries, 8 concurrent` },
       { scenario: 'current read (read model)', rate: NaN, unit: '', p50_ms: percentile(currentLatencies, 50), p99_ms: percentile(currentLatencies, 99), note: `${currentLatencies.length} queries, sequential` },

@@ -3,7 +3,6 @@ import {
   EntitlementProjection,
   createTablesLike,
   entitlementTables,
-  replayAll,
   type EntitlementTables,
 } from '../../libs/projections/src/index.js';
 import { http } from './ledger-harness.js';
@@ -18,8 +17,8 @@ async function dump(db: pg.ClientBase, t: EntitlementTables): Promise<{ subjects
 }
 
 /**
- * Replays the whole log from position 0 into fresh `__verify` tables with the same projection
- * code, and returns it beside the live read model (both as plain rows), then drops the copy.
+ * Rebuilds the model from position 0 into fresh `__verify` tables and returns it beside the
+ * live read model (both as plain rows), then drops the copy.
  */
 export async function liveAndCleanReplay(url: string, policy = DEFAULT_POLICY) {
   const client = new pg.Client({ connectionString: url });
@@ -28,7 +27,8 @@ export async function liveAndCleanReplay(url: string, policy = DEFAULT_POLICY) {
   try {
     for (const sql of createTablesLike(verify)) await client.query(sql);
     const head = Number((await client.query('SELECT position FROM log_head')).rows[0].position);
-    await replayAll(client, new EntitlementProjection(policy, verify), { batchSize: 777, upTo: head });
+    // The rebuild path (in memory, each fold written once), against the live path (batches).
+    await new EntitlementProjection(policy, verify).rebuild(client, { batchSize: 777, upTo: head });
     const live = await dump(client, entitlementTables());
     const replay = await dump(client, verify);
     return { head, live, replay };

@@ -20,7 +20,7 @@ import {
   type SubjectGrantsFold,
   type SubscriptionFold,
 } from '@app/domain';
-import type { RecordedEvent } from '@app/event-store';
+import { readEvents, type RecordedEvent } from '@app/event-store';
 import { LIVE_TABLES, type EntitlementTables } from './entitlement.tables.js';
 
 /** The log's envelope as the pure policy sees it. */
@@ -82,76 +82,88 @@ export class EntitlementProjection {
         if (typeof subject === 'string') directSubjects.add(subject);
       }
     }
+    const state: FoldState = {
+      catalog: await this.loadCatalog(db),
+      catalogPosition: 0,
+      subs: await this.loadSubscriptionsByKey(db, [...subKeys]),
+      rows: await this.loadSubjects(db, [...directSubjects]),
+      dirtySubs: new Set(),
+      touched: new Map(),
+    };
+    foldEvents(state, ledger);
 
-    let catalog = await this.loadCatalog(db);
-    const subs = await this.loadSubscriptionsByKey(db, [...subKeys]);
-    const subjectRows = await this.loadSubjects(db, [...directSubjects]);
-    const dirtySubs = new Set<string>();
-    // Subject → position of the last event that touched it (the same whatever the batching).
-    const affected = new Map<string, number>();
-    let catalogPosition = 0;
-
-    for (const e of ledger) {
-      const kind = policyEventKind(e.type);
-      switch (kind) {
-        case 'catalog':
-          catalog = evolveCatalog(catalog, e).fold;
-          catalogPosition = e.position;
-          break;
-        case 'subscription': {
-          const data = parseSubscriptionRecordedData(e.data);
-          if (!data) break;
-          const key = subscriptionKey(e.source, data.subscription.id);
-          const before = subs.get(key);
-          const { fold } = evolveSubscription(before, e);
-          if (!fold) break;
-          const from = before ? subscriptionSubject(before) : null;
-          const to = subscriptionSubject(fold);
-          if (from) affected.set(from, e.position);
-          if (to) affected.set(to, e.position);
-          subs.set(key, fold);
-          dirtySubs.add(key);
-          break;
-        }
-        case 'grant': {
-          const subject = (e.data as { subject: string }).subject;
-          const row = this.rowFor(subjectRows, subject);
-          row.grants = evolveSubjectGrants(row.grants, e).fold;
-          affected.set(subject, e.position);
-          break;
-        }
-        case 'provider_features': {
-          const subject = (e.data as { subject: string }).subject;
-          const row = this.rowFor(subjectRows, subject);
-          row.providerFeatures = evolveProviderFeatures(row.providerFeatures, e).fold;
-          affected.set(subject, e.position);
-          break;
-        }
-        case 'ignored':
-          break;
-        default: {
-          const never: never = kind;
-          throw new Error(`unhandled event kind ${String(never)}`);
-        }
-      }
-    }
-
-    await this.writeSubscriptions(db, [...dirtySubs].map((k) => subs.get(k)!));
-    if (catalogPosition > 0) {
-      await db.query(
-        `INSERT INTO ${t.catalog} (singleton, catalog, position) VALUES (true, $1, $2)
-         ON CONFLICT (singleton) DO UPDATE SET catalog = EXCLUDED.catalog, position = EXCLUDED.position`,
-        [JSON.stringify(catalog), catalogPosition],
-      );
+    await this.writeSubscriptions(db, [...state.dirtySubs].map((k) => state.subs.get(k)!));
+    const affected = state.touched;
+    if (state.catalogPosition > 0) {
+      await this.writeCatalog(db, state.catalog, state.catalogPosition);
       // A catalog change touches every subject; later events of this batch touch theirs again.
-      const all = await this.allSubjects(db);
-      for (const s of all) if ((affected.get(s) ?? 0) < catalogPosition) affected.set(s, catalogPosition);
+      for (const s of await this.allSubjects(db)) {
+        if ((affected.get(s) ?? 0) < state.catalogPosition) affected.set(s, state.catalogPosition);
+      }
     }
     const subjects = [...affected.keys()];
     for (let i = 0; i < subjects.length; i += PAGE) {
-      await this.recompute(db, subjects.slice(i, i + PAGE), subjectRows, catalog, affected);
+      await this.recompute(db, subjects.slice(i, i + PAGE), state.rows, state.catalog, affected);
     }
-    return { subjects, catalogChanged: catalogPosition > 0 };
+    return { subjects, catalogChanged: state.catalogPosition > 0 };
+  }
+
+  /**
+   * Builds the model from the whole log into EMPTY tables: folds everything in memory (reading
+   * the next batch while folding the current one) and writes each fold once. The result is
+   * the same as `apply` over the same events in any batching. Returns the last position.
+   */
+  async rebuild(
+    db: pg.ClientBase,
+    options: { upTo?: number; batchSize?: number; onBatch?: (position: number) => void } = {},
+  ): Promise<number> {
+    const batchSize = options.batchSize ?? 10_000;
+    const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER;
+    const state: FoldState = {
+      catalog: EMPTY_CATALOG,
+      catalogPosition: 0,
+      subs: new Map(),
+      rows: new Map(),
+      dirtySubs: new Set(),
+      touched: new Map(),
+    };
+    let position = 0;
+    let next = readEvents(db, 0, batchSize);
+    for (;;) {
+      const batch = (await next).filter((e) => e.position <= upTo);
+      if (batch.length === 0) break;
+      position = batch[batch.length - 1]!.position;
+      // Ask for the next batch before folding this one: the server works while we fold.
+      next = position < upTo ? readEvents(db, position, batchSize) : Promise.resolve([]);
+      foldEvents(state, batch.map(toLedgerEvent));
+      options.onBatch?.(position);
+    }
+    await next.catch(() => undefined);
+
+    const folds = [...state.subs.values()];
+    for (let i = 0; i < folds.length; i += PAGE * 5) await this.writeSubscriptions(db, folds.slice(i, i + PAGE * 5));
+    if (state.catalogPosition > 0) await this.writeCatalog(db, state.catalog, state.catalogPosition);
+    const bySubject = new Map<string, SubscriptionFold[]>();
+    for (const f of folds) {
+      const subject = subscriptionSubject(f);
+      if (subject === null) continue;
+      const list = bySubject.get(subject) ?? [];
+      list.push(f);
+      bySubject.set(subject, list);
+    }
+    const subjects = [...state.touched.keys()];
+    const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
+    for (let i = 0; i < subjects.length; i += PAGE * 5) {
+      const page = subjects.slice(i, i + PAGE * 5);
+      await this.writeSubjects(
+        db,
+        page,
+        state.rows,
+        page.map((subject) => this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), state.catalog)),
+        positions,
+      );
+    }
+    return position;
   }
 
   /** Recomputes and stores the sources of `subjects` from the folds now in the tables. */
@@ -163,11 +175,10 @@ export class EntitlementProjection {
     positions: Map<string, number>,
   ): Promise<void> {
     if (subjects.length === 0) return;
-    const t = this.tables;
     const missing = subjects.filter((s) => !known.has(s));
     for (const [s, row] of await this.loadSubjects(db, missing)) known.set(s, row);
     const { rows } = await db.query<{ subject: string; fold: SubscriptionFold }>(
-      `SELECT subject, fold FROM ${t.subscriptions} WHERE subject = ANY($1::text[])`,
+      `SELECT subject, fold FROM ${this.tables.subscriptions} WHERE subject = ANY($1::text[])`,
       [subjects],
     );
     const bySubject = new Map<string, SubscriptionFold[]>();
@@ -176,42 +187,55 @@ export class EntitlementProjection {
       list.push(r.fold);
       bySubject.set(r.subject, list);
     }
-    const sources: EntitlementSources[] = subjects.map((subject) => {
-      const row = known.get(subject);
-      return entitlementSources(
-        {
-          subject,
-          subscriptions: bySubject.get(subject) ?? [],
-          grants: row?.grants ?? null,
-          provider_features: row?.providerFeatures ?? null,
-        },
-        catalog,
-        this.policy,
-      );
-    });
+    const sources = subjects.map((subject) => this.sourcesOf(subject, bySubject.get(subject) ?? [], known.get(subject), catalog));
+    await this.writeSubjects(db, subjects, known, sources, positions);
+  }
+
+  private sourcesOf(subject: string, subscriptions: SubscriptionFold[], row: SubjectRow | undefined, catalog: Catalog): EntitlementSources {
+    return entitlementSources(
+      { subject, subscriptions, grants: row?.grants ?? null, provider_features: row?.providerFeatures ?? null },
+      catalog,
+      this.policy,
+    );
+  }
+
+  private async writeSubjects(
+    db: pg.ClientBase,
+    subjects: string[],
+    known: Map<string, SubjectRow>,
+    sources: EntitlementSources[],
+    positions: Map<string, number>,
+  ): Promise<void> {
+    const t = this.tables;
+    // One JSON document per statement: cheaper on both sides than arrays of escaped JSON.
     await db.query(
       `INSERT INTO ${t.subjects} (subject, grants, provider_features, sources, position)
-       SELECT * FROM unnest($1::text[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::bigint[])
+       SELECT subject, grants, provider_features, sources, position
+         FROM jsonb_to_recordset($1::jsonb)
+           AS x(subject text, grants jsonb, provider_features jsonb, sources jsonb, position bigint)
        ON CONFLICT (subject) DO UPDATE
          SET grants = EXCLUDED.grants, provider_features = EXCLUDED.provider_features,
              sources = EXCLUDED.sources, position = EXCLUDED.position`,
       [
-        subjects,
-        subjects.map((s) => JSON.stringify(known.get(s)?.grants ?? initialSubjectGrants(s))),
-        subjects.map((s) => JSON.stringify(known.get(s)?.providerFeatures ?? initialProviderFeatures(s))),
-        sources.map((s) => JSON.stringify(s)),
-        subjects.map((s) => positions.get(s)!),
+        JSON.stringify(
+          subjects.map((s, i) => ({
+            subject: s,
+            grants: known.get(s)?.grants ?? initialSubjectGrants(s),
+            provider_features: known.get(s)?.providerFeatures ?? initialProviderFeatures(s),
+            sources: sources[i],
+            position: positions.get(s)!,
+          })),
+        ),
       ],
     );
   }
 
-  private rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
-    let row = rows.get(subject);
-    if (!row) {
-      row = { grants: initialSubjectGrants(subject), providerFeatures: initialProviderFeatures(subject) };
-      rows.set(subject, row);
-    }
-    return row;
+  private async writeCatalog(db: pg.ClientBase, catalog: Catalog, position: number): Promise<void> {
+    await db.query(
+      `INSERT INTO ${this.tables.catalog} (singleton, catalog, position) VALUES (true, $1, $2)
+       ON CONFLICT (singleton) DO UPDATE SET catalog = EXCLUDED.catalog, position = EXCLUDED.position`,
+      [JSON.stringify(catalog), position],
+    );
   }
 
   private async loadCatalog(db: pg.ClientBase): Promise<Catalog> {
@@ -249,9 +273,9 @@ export class EntitlementProjection {
     if (folds.length === 0) return;
     await db.query(
       `INSERT INTO ${this.tables.subscriptions} (key, subject, fold)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+       SELECT key, subject, fold FROM jsonb_to_recordset($1::jsonb) AS x(key text, subject text, fold jsonb)
        ON CONFLICT (key) DO UPDATE SET subject = EXCLUDED.subject, fold = EXCLUDED.fold`,
-      [folds.map((f) => f.key), folds.map((f) => subscriptionSubject(f)), folds.map((f) => JSON.stringify(f))],
+      [JSON.stringify(folds.map((f) => ({ key: f.key, subject: subscriptionSubject(f), fold: f })))],
     );
   }
 
@@ -262,5 +286,74 @@ export class EntitlementProjection {
        UNION SELECT subject FROM ${t.subscriptions} WHERE subject IS NOT NULL`,
     );
     return rows.map((r) => r.subject);
+  }
+}
+
+/** In-memory fold state of a batch (apply) or of the whole log (rebuild). */
+interface FoldState {
+  catalog: Catalog;
+  /** Position of the last catalog event folded (0: none). */
+  catalogPosition: number;
+  readonly subs: Map<string, SubscriptionFold>;
+  readonly rows: Map<string, SubjectRow>;
+  readonly dirtySubs: Set<string>;
+  /** Subject → position of the last event that touched it (the same whatever the batching). */
+  readonly touched: Map<string, number>;
+}
+
+function rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
+  let row = rows.get(subject);
+  if (!row) {
+    row = { grants: initialSubjectGrants(subject), providerFeatures: initialProviderFeatures(subject) };
+    rows.set(subject, row);
+  }
+  return row;
+}
+
+/** Folds events, in position order, into the state with the pure policy. */
+function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
+  for (const e of ledger) {
+    const kind = policyEventKind(e.type);
+    switch (kind) {
+      case 'catalog':
+        state.catalog = evolveCatalog(state.catalog, e).fold;
+        state.catalogPosition = e.position;
+        break;
+      case 'subscription': {
+        const data = parseSubscriptionRecordedData(e.data);
+        if (!data) break;
+        const key = subscriptionKey(e.source, data.subscription.id);
+        const before = state.subs.get(key);
+        const { fold } = evolveSubscription(before, e);
+        if (!fold) break;
+        const from = before ? subscriptionSubject(before) : null;
+        const to = subscriptionSubject(fold);
+        if (from) state.touched.set(from, e.position);
+        if (to) state.touched.set(to, e.position);
+        state.subs.set(key, fold);
+        state.dirtySubs.add(key);
+        break;
+      }
+      case 'grant': {
+        const subject = (e.data as { subject: string }).subject;
+        const row = rowFor(state.rows, subject);
+        row.grants = evolveSubjectGrants(row.grants, e).fold;
+        state.touched.set(subject, e.position);
+        break;
+      }
+      case 'provider_features': {
+        const subject = (e.data as { subject: string }).subject;
+        const row = rowFor(state.rows, subject);
+        row.providerFeatures = evolveProviderFeatures(row.providerFeatures, e).fold;
+        state.touched.set(subject, e.position);
+        break;
+      }
+      case 'ignored':
+        break;
+      default: {
+        const never: never = kind;
+        throw new Error(`unhandled event kind ${String(never)}`);
+      }
+    }
   }
 }

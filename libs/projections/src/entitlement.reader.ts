@@ -84,12 +84,12 @@ export class EntitlementReader {
 
   /** What the ledger had recorded by `at`, evaluated at `at`. */
   async atTime(subject: string, at: Date): Promise<EntitlementsAnswer> {
-    const { rows } = await this.pool.query<{ position: string | null }>(
-      'SELECT max(position) AS position FROM events WHERE recorded_at <= $1',
+    const { rows } = await this.pool.query<{ position: string }>(
+      'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
       [at],
     );
     const position = Number(rows[0]?.position ?? 0);
-    const events = position > 0 ? await this.slice(subject, { position }) : [];
+    const events = position > 0 ? await this.slice(subject, { recordedBy: at }) : [];
     const r = replaySubject(events.map((e) => e.event), subject, this.policy, at);
     return { subject, position, plan: r.plan, features: r.features, valid_until: r.valid_until };
   }
@@ -124,22 +124,27 @@ export class EntitlementReader {
   }
 
   /**
-   * Every event a subject's entitlements depend on, up to a position: its own events, all
-   * events of subscriptions that were ever its (one may have moved), and catalog publications.
+   * Every event a subject's entitlements depend on, up to a position or a recording time: its
+   * own events, all events of subscriptions that were ever its (one may have moved), and
+   * catalog publications. A union of three index scans on positions, then one fetch.
    */
   private async slice(
     subject: string,
-    opts: { position?: number },
+    opts: { position?: number; recordedBy?: Date },
   ): Promise<Array<{ event: ReturnType<typeof toLedgerEvent>; occurred_at: string | null; mine: boolean }>> {
     const { rows } = await this.pool.query(
-      `SELECT ${EVENT_COLUMNS} FROM events
-        WHERE position <= $2
-          AND (subject = $1
-               OR stream_id = $3
-               OR stream_id IN (SELECT DISTINCT stream_id FROM events
-                                 WHERE subject = $1 AND stream_id LIKE 'subscription:%'))
+      `WITH streams AS (
+         SELECT DISTINCT stream_id FROM events WHERE subject = $1 AND stream_id LIKE 'subscription:%'
+       ), wanted AS (
+         SELECT position FROM events WHERE subject = $1
+         UNION SELECT e.position FROM events e JOIN streams s ON e.stream_id = s.stream_id
+         UNION SELECT position FROM events WHERE stream_id = $3
+       )
+       SELECT ${EVENT_COLUMNS} FROM events
+        WHERE position IN (SELECT position FROM wanted)
+          AND position <= $2 AND ($4::timestamptz IS NULL OR recorded_at <= $4)
         ORDER BY position`,
-      [subject, opts.position ?? Number.MAX_SAFE_INTEGER, CATALOG_STREAM],
+      [subject, opts.position ?? Number.MAX_SAFE_INTEGER, CATALOG_STREAM, opts.recordedBy ?? null],
     );
     return rows.map((r) => {
       const e = toRecorded(r);

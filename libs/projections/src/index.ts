@@ -4,7 +4,6 @@ export {
   Projector,
   ProjectorFencedError,
   leaderLockKey,
-  replayAll,
   type ProjectionHandler,
   type ProjectorOptions,
   type ProjectorObserver,

@@ -162,32 +162,3 @@ export class Projector {
     }
   }
 }
-
-/**
- * Runs `handler` over the whole log from position 0 in batches, on one client, outside any
- * leadership (rebuilds into fresh tables, verification replays).
- */
-export async function replayAll(
-  db: pg.ClientBase,
-  handler: ProjectionHandler,
-  options: { batchSize?: number; upTo?: number; onBatch?: (position: number) => void } = {},
-): Promise<number> {
-  const batchSize = options.batchSize ?? 5_000;
-  let position = 0;
-  for (;;) {
-    const events = await readEvents(db, position, batchSize);
-    const slice = options.upTo === undefined ? events : events.filter((e) => e.position <= options.upTo!);
-    if (slice.length === 0) return position;
-    await db.query('BEGIN');
-    try {
-      await handler.apply(db, slice);
-      await db.query('COMMIT');
-    } catch (err) {
-      await db.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-    position = slice[slice.length - 1]!.position;
-    options.onBatch?.(position);
-    if (slice.length < events.length) return position;
-  }
-}

@@ -8,6 +8,7 @@ import {
   type SubscriptionEventType,
   type SubscriptionRecordedData,
   type SubscriptionState,
+  type SubscriptionStatus,
 } from '../events/subscription.events.js';
 import type { LedgerEvent } from '../events/ledger-event.js';
 import { SubscriptionKeyMismatchError } from './entitlement.errors.js';
@@ -69,10 +70,82 @@ const subscriptionRecordedDataSchema = z.object({
     .default(null),
 });
 
+// A payload is parsed once however many folds look at it (projections fold each event
+// through several steps); keyed by the payload object, so nothing outlives the event.
+const parsedPayloads = new WeakMap<object, SubscriptionRecordedData | null>();
+
 /** Parses a `subscription.*` payload from the log; null when it is not one. */
 export function parseSubscriptionRecordedData(data: unknown): SubscriptionRecordedData | null {
-  const parsed = subscriptionRecordedDataSchema.safeParse(data);
-  return parsed.success ? parsed.data : null;
+  if (typeof data !== 'object' || data === null) return null;
+  const cached = parsedPayloads.get(data);
+  if (cached !== undefined) return cached;
+  let result: SubscriptionRecordedData | null | undefined = canonicalRecordedData(data);
+  if (result === undefined) {
+    const parsed = subscriptionRecordedDataSchema.safeParse(data);
+    result = parsed.success ? parsed.data : null;
+  }
+  parsedPayloads.set(data, result);
+  return result;
+}
+
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const STATUSES: ReadonlySet<string> = new Set(SUBSCRIPTION_STATUSES);
+// Exactly the strings the schema's normalisation maps to themselves.
+const isInstant = (v: unknown): v is string =>
+  typeof v === 'string' && CANONICAL_INSTANT.test(v) && new Date(v).toISOString() === v;
+const isNullableInstant = (v: unknown): boolean => v === null || isInstant(v);
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/**
+ * The payload as the ledger writes it (complete, instants already in canonical UTC form),
+ * checked by hand: the same result the schema gives for such input, without its cost on
+ * every replayed event. `undefined` means "not that shape": the schema decides.
+ */
+function canonicalRecordedData(data: object): SubscriptionRecordedData | undefined {
+  const d = data as Record<string, unknown>;
+  const s = d['subscription'] as Record<string, unknown> | null | undefined;
+  const refs = d['plan_refs'] as Record<string, unknown> | null | undefined;
+  if (
+    !isInstant(d['occurred_at']) ||
+    typeof s !== 'object' || s === null ||
+    typeof s['id'] !== 'string' || s['id'] === '' ||
+    typeof s['subject'] !== 'string' || s['subject'] === '' ||
+    !(s['plan'] === null || (typeof s['plan'] === 'string' && s['plan'] !== '')) ||
+    typeof s['status'] !== 'string' || !STATUSES.has(s['status']) ||
+    typeof s['quantity'] !== 'number' || !Number.isFinite(s['quantity']) || s['quantity'] < 0 ||
+    !isNullableInstant(s['current_period_end']) ||
+    typeof s['cancel_at_period_end'] !== 'boolean' ||
+    !isNullableInstant(s['cancel_at']) ||
+    !isNullableInstant(s['ended_at']) ||
+    !isNullableInstant(s['trial_end']) ||
+    !(refs === null || (typeof refs === 'object' && (refs['provider'] === 'stripe' || refs['provider'] === 'paddle') &&
+      isStrings(refs['lookup_keys']) && isStrings(refs['prices']) && isStrings(refs['products'])))
+  ) {
+    return undefined;
+  }
+  return {
+    occurred_at: d['occurred_at'] as string,
+    subscription: {
+      id: s['id'],
+      subject: s['subject'],
+      plan: s['plan'] as string | null,
+      status: s['status'] as SubscriptionStatus,
+      quantity: s['quantity'],
+      current_period_end: s['current_period_end'] as string | null,
+      cancel_at_period_end: s['cancel_at_period_end'],
+      cancel_at: s['cancel_at'] as string | null,
+      ended_at: s['ended_at'] as string | null,
+      trial_end: s['trial_end'] as string | null,
+    },
+    plan_refs: refs
+      ? {
+          provider: refs['provider'] as 'stripe' | 'paddle',
+          lookup_keys: refs['lookup_keys'] as string[],
+          prices: refs['prices'] as string[],
+          products: refs['products'] as string[],
+        }
+      : null,
+  };
 }
 
 /**
