@@ -66,7 +66,6 @@ export class EntitlementProjection {
   ) {}
 
   async apply(db: pg.ClientBase, events: readonly RecordedEvent[]): Promise<ApplyResult> {
-    const t = this.tables;
     const ledger = events.map(toLedgerEvent);
 
     // What this batch touches, so each table is read once.
