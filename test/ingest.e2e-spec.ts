@@ -98,6 +98,8 @@ describe('POST /v1/events', () => {
       ['a body over LEDGER_MAX_BODY', () => http(url, { token: INGEST_TOKEN, raw: JSON.stringify({ pad: 'x'.repeat(MAX_BODY) }) }), 413],
       ['a non-JSON content type', () => http(url, { token: INGEST_TOKEN, raw: 'id=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415],
       ['no credential', () => http(url, { body: subscriptionEvent() }), 401],
+      ['malformed JSON without a credential (credentials are judged first)', () => http(url, { raw: '{"id": ' }), 401],
+      ['malformed JSON with a bad Ledger-Signature', () => http(url, { raw: '{"id": ', headers: { 'ledger-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` } }), 401],
       ['an unknown token', () => http(url, { token: 'not-a-real-token-at-all-000', body: subscriptionEvent() }), 401],
       ['a forged minted-looking token', () => http(url, { token: `lgr_0123456789abcdef_${'A'.repeat(43)}`, body: subscriptionEvent() }), 401],
       ['a bad Ledger-Signature, even with a valid token', () => {

@@ -8,6 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
 import type { LedgerConfig } from './config/ledger.config.js';
+import { registerJsonBodyParser } from './http/json-body.parser.js';
 import { sendProblem, toProblem } from './http/problem-details.filter.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -64,12 +65,13 @@ export async function createLedgerApp(options: {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl, logger }),
     adapter,
-    { rawBody: true, bufferLogs: true },
+    { bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(Logger));
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
+  registerJsonBodyParser(fastify);
   const metrics = app.get(MetricsService);
   // Errors raised by Fastify itself (body parsing, limits) get the same problem+json.
   fastify.setErrorHandler((err, req, reply) => {

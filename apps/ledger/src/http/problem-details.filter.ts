@@ -51,7 +51,8 @@ export function toProblem(err: unknown, maxBody: number): ProblemDetails {
   if (err instanceof RequestError || err instanceof EventStoreError || byCode[code]) {
     const m = byCode[code] ?? { status: 400, slug: 'bad-request', title: 'Bad request' };
     const detail = m.status === 503 ? 'the database is unreachable; retry later' : message;
-    const errors = (err as { errors?: FieldError[] }).errors;
+    // Our errors carry `errors`; billing's PayloadInvalidError carries `issues` of the same shape.
+    const errors = (err as { errors?: FieldError[] }).errors ?? (err as { issues?: FieldError[] }).issues;
     return { type: problemType(m.slug), title: m.title, status: m.status, detail, ...(errors ? { errors } : {}) };
   }
   const fst = fastifyCodes[code];
