@@ -27,6 +27,11 @@ export const LOG_CHANNEL = 'ledger_events';
 export interface EventStoreOptions {
   /** Upper bound of events written by one group transaction. */
   readonly maxEventsPerCommit?: number;
+  /**
+   * Group transactions in flight at once (default 2): the next group waits on the log lock
+   * while the previous one commits, so the lock passes on without a round trip in between.
+   */
+  readonly writers?: number;
   /** Consecutive unavailability failures before appends fail fast. */
   readonly breakerThreshold?: number;
   /** How long appends fail fast before one is let through to probe the database. */
@@ -77,9 +82,10 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  */
 export class PostgresEventStore {
   private readonly queue: Pending[] = [];
-  private writing = false;
+  private writing = 0;
   private closed = false;
   private readonly maxEvents: number;
+  private readonly writers: number;
   private readonly breaker: CircuitBreakerPolicy;
 
   constructor(
@@ -87,6 +93,7 @@ export class PostgresEventStore {
     private readonly options: EventStoreOptions = {},
   ) {
     this.maxEvents = options.maxEventsPerCommit ?? 5_000;
+    this.writers = Math.max(1, options.writers ?? 2);
     this.breaker = circuitBreaker(
       handleWhen((e) => isDatabaseUnavailable(e)),
       {
@@ -150,19 +157,20 @@ export class PostgresEventStore {
   /** Stops accepting appends and waits for queued ones to finish. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.writing || this.queue.length > 0) {
+    while (this.writing > 0 || this.queue.length > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
   private drain(): void {
-    if (this.writing || this.queue.length === 0) return;
-    this.writing = true;
-    const group = this.takeGroup();
-    void this.commitGroup(group).finally(() => {
-      this.writing = false;
-      this.drain();
-    });
+    while (this.writing < this.writers && this.queue.length > 0) {
+      this.writing += 1;
+      const group = this.takeGroup();
+      void this.commitGroup(group).finally(() => {
+        this.writing -= 1;
+        this.drain();
+      });
+    }
   }
 
   private takeGroup(): Pending[] {
@@ -209,15 +217,11 @@ export class PostgresEventStore {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
-      const headRow = await client.query<{ position: number }>(
-        'SELECT position FROM log_head FOR UPDATE',
-      );
-      let head = headRow.rows[0]!.position;
-
-      const all = group.flatMap((p) => p.request.events);
-      const known = await this.loadKnown(client, all);
-      const versions = await this.loadVersions(client, group);
+      // One round trip: BEGIN and the lock (simple protocol, no parameters).
+      const begun = (await client.query('BEGIN; SELECT position FROM log_head FOR UPDATE')) as unknown as pg.QueryResult<{ position: number }>[];
+      let head = begun[1]!.rows[0]!.position;
+      // Read only once the lock is held: this statement's snapshot includes the previous committer.
+      const { known, versions } = await this.loadState(client, group);
 
       const rows: Row[] = [];
       const outcomes = group.map((p) => {
@@ -313,35 +317,37 @@ export class PostgresEventStore {
     return { ok: true, events: results };
   }
 
-  private async loadKnown(client: pg.PoolClient, events: NewEvent[]): Promise<Map<string, KnownEvent>> {
+  /** Recorded events with the group's dedupe keys, and its streams' versions: one statement. */
+  private async loadState(
+    client: pg.PoolClient,
+    group: Pending[],
+  ): Promise<{ known: Map<string, KnownEvent>; versions: Map<string, number> }> {
+    const events = group.flatMap((p) => p.request.events);
+    const streams = [...new Set(events.map((e) => e.streamId))];
     const { rows } = await client.query<{
-      source: string;
-      source_event_id: string;
-      payload_hash: Buffer;
-      position: number;
-      stream_version: number;
+      kind: 'event' | 'stream';
+      a: string;
+      b: string | null;
+      payload_hash: Buffer | null;
+      n1: number;
+      n2: number | null;
     }>(
-      `SELECT e.source, e.source_event_id, e.payload_hash, e.position, e.stream_version
+      `SELECT 'event' AS kind, e.source AS a, e.source_event_id AS b, e.payload_hash,
+              e.position AS n1, e.stream_version AS n2
          FROM events e
          JOIN unnest($1::text[], $2::text[]) AS k(source, source_event_id)
-           ON e.source = k.source AND e.source_event_id = k.source_event_id`,
-      [events.map((e) => e.source), events.map((e) => e.sourceEventId)],
+           ON e.source = k.source AND e.source_event_id = k.source_event_id
+       UNION ALL
+       SELECT 'stream', stream_id, NULL, NULL, version, NULL FROM streams WHERE stream_id = ANY($3::text[])`,
+      [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
     );
-    return new Map(
-      rows.map((r) => [
-        key(r.source, r.source_event_id),
-        { hash: r.payload_hash, position: r.position, streamVersion: r.stream_version },
-      ]),
-    );
-  }
-
-  private async loadVersions(client: pg.PoolClient, group: Pending[]): Promise<Map<string, number>> {
-    const ids = [...new Set(group.flatMap((p) => p.request.events.map((e) => e.streamId)))];
-    const { rows } = await client.query<{ stream_id: string; version: number }>(
-      'SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.stream_id, r.version]));
+    const known = new Map<string, KnownEvent>();
+    const versions = new Map<string, number>();
+    for (const r of rows) {
+      if (r.kind === 'event') known.set(key(r.a, r.b!), { hash: r.payload_hash!, position: Number(r.n1), streamVersion: Number(r.n2) });
+      else versions.set(r.a, Number(r.n1));
+    }
+    return { known, versions };
   }
 
   private async writeRows(
