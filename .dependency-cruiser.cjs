@@ -30,8 +30,15 @@ module.exports = {
     {
       name: 'verifier-depends-on-domain-and-jose-only',
       severity: 'error',
-      from: { path: '^libs/verifier/src/(?!.*\\.(int-)?spec\\.ts$)' },
-      to: { path: '^(libs/(?!(verifier|domain)/)|apps/)|node_modules/(?!jose|zod)' },
+      from: { path: '^libs/verifier/src/(?!.*\\.(int-)?spec\\.ts$|.*\\.fixtures\\.ts$)' },
+      to: { path: '^(libs/(?!(verifier|domain)/)|apps/)|node_modules/(?!jose|cockatiel)' },
+    },
+    {
+      name: 'verifier-core-runs-anywhere',
+      comment: 'no Node built-ins in the verifier core (browsers, edge workers); Node helpers live in src/node/',
+      severity: 'error',
+      from: { path: '^libs/verifier/src/(?!node/|testing/|.*\\.spec\\.ts$|.*\\.fixtures\\.ts$)' },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'apps-are-independent',

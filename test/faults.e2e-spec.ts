@@ -34,6 +34,8 @@ describe('fault: PostgreSQL stopped and started again', () => {
     const url = `${ledger.url}/v1/events`;
     const before = subscriptionEvent();
     expect((await http(url, { token: INGEST_TOKEN, body: before })).status).toBe(200);
+    // A snapshot held in memory keeps the class A read path up through the outage.
+    for (let i = 0; i < 100 && (await http(`${ledger.url}/health/ready`)).body.status !== 'ok'; i++) await sleep(100);
 
     await database!.stop();
     database = null;
@@ -47,7 +49,8 @@ describe('fault: PostgreSQL stopped and started again', () => {
       expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
     }
     const ready = await http(`${ledger.url}/health/ready`);
-    expect(ready.status).toBe(503);
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('degraded');
     expect(ready.body.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'database', class: 'A', status: 'down' })]));
     expect((await http(`${ledger.url}/health/live`)).status).toBe(200);
 

@@ -18,6 +18,7 @@ import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { EntitlementsModule } from './entitlements/entitlements.module.js';
+import { SnapshotsModule } from './snapshots/snapshots.module.js';
 
 export interface AppModuleOptions {
   readonly config: LedgerConfig;
@@ -36,6 +37,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false }, useExisting: true }),
         DatabaseModule,
         EntitlementsModule,
+        SnapshotsModule,
         WebhooksModule,
       ],
       controllers: [EventsController, TokensController, HealthController, MetricsController],

@@ -25,6 +25,8 @@ export class LogNotifier {
   constructor(
     private readonly connectionString: string,
     private readonly onError: (err: unknown) => void = () => undefined,
+    /** The NOTIFY channel (the log's by default). */
+    private readonly channel: string = LOG_CHANNEL,
   ) {}
 
   /** The highest head seen in a notification (a hint, not a source of truth). */
@@ -86,7 +88,7 @@ export class LogNotifier {
       this.scheduleReconnect();
     });
     await client.connect();
-    await client.query(`LISTEN ${LOG_CHANNEL}`);
+    await client.query(`LISTEN ${this.channel}`);
     if (this.stopped) {
       await client.end();
       return;

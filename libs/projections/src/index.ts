@@ -9,3 +9,4 @@ export {
   type ProjectorObserver,
 } from './projector.js';
 export { EntitlementReader, CATALOG_STREAM, type EntitlementsAnswer, type HistoryAnswer } from './entitlement.reader.js';
+export { LeaderLease, sleep, type LeaderLeaseOptions } from './leader-lease.js';

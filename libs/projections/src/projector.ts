@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { LeaderLease } from './leader-lease.js';
 import { readEvents, type LogNotifier, type RecordedEvent } from '@app/event-store';
 
 export interface ProjectionHandler {
@@ -49,17 +50,21 @@ export const leaderLockKey = (name: string): string => `ledger:projector:${name}
  * await projector.stop();
  */
 export class Projector {
-  private stopped = true;
-  private running: Promise<void> | null = null;
-  private client: pg.Client | null = null;
-  private leader = false;
   private position = 0;
-  private readonly abort = new AbortController();
+  private readonly lease: LeaderLease;
 
-  constructor(private readonly options: ProjectorOptions) {}
+  constructor(private readonly options: ProjectorOptions) {
+    this.lease = new LeaderLease({
+      connectionString: options.connectionString,
+      name: leaderLockKey(options.name),
+      retryMs: options.standbyRetryMs ?? 1_000,
+      onLeadership: (leader) => options.observer?.leadershipChanged?.(leader),
+      onError: (err) => options.observer?.error?.(err),
+    });
+  }
 
   get isLeader(): boolean {
-    return this.leader;
+    return this.lease.isLeader;
   }
 
   /** The checkpoint this instance last wrote or read (meaningful while leader). */
@@ -68,55 +73,14 @@ export class Projector {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.running = this.loop();
+    this.lease.start((client, signal) => this.lead(client, signal));
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort.abort();
-    const c = this.client;
-    await this.running;
-    await c?.end().catch(() => undefined);
+  stop(): Promise<void> {
+    return this.lease.stop();
   }
 
-  private setLeader(leader: boolean): void {
-    if (this.leader !== leader) {
-      this.leader = leader;
-      this.options.observer?.leadershipChanged?.(leader);
-    }
-  }
-
-  private async loop(): Promise<void> {
-    const retry = this.options.standbyRetryMs ?? 1_000;
-    while (!this.stopped) {
-      try {
-        const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true });
-        client.on('error', (err) => this.options.observer?.error?.(err));
-        this.client = client;
-        await client.connect();
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
-          leaderLockKey(this.options.name),
-        ]);
-        if (rows[0]?.ok) {
-          this.setLeader(true);
-          await this.lead(client);
-        }
-      } catch (err) {
-        if (!this.stopped) this.options.observer?.error?.(err);
-      } finally {
-        this.setLeader(false);
-        const c = this.client;
-        this.client = null;
-        // Ending the session releases the lock for a standby.
-        await c?.end().catch(() => undefined);
-      }
-      if (!this.stopped) await this.options.notifier.wait(retry, this.abort.signal);
-    }
-  }
-
-  private async lead(client: pg.Client): Promise<void> {
+  private async lead(client: pg.Client, signal: AbortSignal): Promise<void> {
     const { name, handler, notifier } = this.options;
     const batchSize = this.options.batchSize ?? 1_000;
     const poll = this.options.pollIntervalMs ?? 1_000;
@@ -127,10 +91,10 @@ export class Projector {
     );
     this.position = Number(rows[0]!.position);
 
-    while (!this.stopped) {
+    while (!signal.aborted) {
       const events = await readEvents(client, this.position, batchSize);
       if (events.length === 0) {
-        await notifier.wait(poll, this.abort.signal);
+        await notifier.wait(poll, signal);
         continue;
       }
       const started = performance.now();

@@ -40,12 +40,13 @@ const envSchema = z.object({
   LEDGER_SIGNING_KEY: z.string().min(1).optional(),
   LEDGER_PLANS: z.string().min(1).optional(),
   LEDGER_MAX_BODY: int(1024, 'bytes').default(1_048_576),
-  SNAPSHOT_TTL_S: int(60, 'seconds').default(900),
-  TOKEN_TTL_S: int(10, 'seconds').default(900),
+  SNAPSHOT_TTL_S: int(5, 'seconds').default(900),
+  TOKEN_TTL_S: int(5, 'seconds').default(900),
   PAST_DUE_GRACE_S: int(0, 'seconds').default(259_200),
   RENEWAL_LEEWAY_S: int(0, 'seconds').default(86_400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_DB_POOL_MAX: int(2, 'connections').default(10),
+  LEDGER_SNAPSHOT_SHARDS: int(1, 'shards').refine((n) => n <= 65_536, 'must be at most 65536').default(256),
 });
 
 export interface LedgerConfig {
@@ -74,6 +75,7 @@ export interface LedgerConfig {
   readonly renewalLeewayS: number;
   readonly logLevel: string;
   readonly dbPoolMax: number;
+  readonly snapshotShards: number;
 }
 
 /** A configuration the service cannot start with; the message says how to fix it. */
@@ -131,6 +133,7 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     renewalLeewayS: e.RENEWAL_LEEWAY_S,
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.LEDGER_DB_POOL_MAX,
+    snapshotShards: e.LEDGER_SNAPSHOT_SHARDS,
   };
 }
 

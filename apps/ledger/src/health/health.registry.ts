@@ -13,6 +13,8 @@ export interface ComponentReport {
 export interface HealthComponent {
   readonly name: string;
   readonly class: CriticalityClass;
+  /** A component that serves this one's class A paths while it is down (e.g. snapshots from memory). */
+  readonly fallback?: string;
   check(): Promise<{ status: ComponentStatus; detail: string }>;
 }
 
@@ -20,7 +22,7 @@ const CHECK_TIMEOUT_MS = 1_500;
 
 /**
  * Components report themselves here with their criticality class. The instance is ready
- * while no class A component is down.
+ * while no class A component is down, or each one that is has a working fallback.
  */
 @Injectable()
 export class HealthRegistry {
@@ -40,7 +42,12 @@ export class HealthRegistry {
         return { name: c.name, class: c.class, ...result };
       }),
     );
-    const status: ComponentStatus = components.some((c) => c.class === 'A' && c.status === 'down')
+    const byName = new Map(components.map((c) => [c.name, c]));
+    const covered = (c: ComponentReport): boolean => {
+      const f = this.components.find((x) => x.name === c.name)?.fallback;
+      return f !== undefined && byName.get(f)?.status !== 'down' && byName.has(f);
+    };
+    const status: ComponentStatus = components.some((c) => c.class === 'A' && c.status === 'down' && !covered(c))
       ? 'down'
       : components.every((c) => c.status === 'ok')
         ? 'ok'

@@ -32,6 +32,7 @@ const byCode: Record<string, { status: number; slug: string; title: string }> = 
   WRONG_EXPECTED_VERSION: { status: 409, slug: 'version-conflict', title: 'Stream version conflict' },
   APPEND_REJECTED: { status: 422, slug: 'append-rejected', title: 'Event refused by the store' },
   DATABASE_UNAVAILABLE: { status: 503, slug: 'database-unavailable', title: 'Database unavailable' },
+  NOT_READY: { status: 503, slug: 'not-ready', title: 'Not ready' },
 };
 
 // Fastify's own request errors (body parsing, limits), by their stable codes.
@@ -50,7 +51,7 @@ export function toProblem(err: unknown, maxBody: number): ProblemDetails {
 
   if (err instanceof RequestError || err instanceof EventStoreError || byCode[code]) {
     const m = byCode[code] ?? { status: 400, slug: 'bad-request', title: 'Bad request' };
-    const detail = m.status === 503 ? 'the database is unreachable; retry later' : message;
+    const detail = code === 'DATABASE_UNAVAILABLE' ? 'the database is unreachable; retry later' : message;
     // Our errors carry `errors`; billing's PayloadInvalidError carries `issues` of the same shape.
     const errors = (err as { errors?: FieldError[] }).errors ?? (err as { issues?: FieldError[] }).issues;
     return { type: problemType(m.slug), title: m.title, status: m.status, detail, ...(errors ? { errors } : {}) };

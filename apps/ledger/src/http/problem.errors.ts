@@ -11,7 +11,8 @@ export class RequestError extends Error {
       | 'UNAUTHENTICATED'
       | 'FORBIDDEN'
       | 'VALIDATION_FAILED'
-      | 'NOT_FOUND',
+      | 'NOT_FOUND'
+      | 'NOT_READY',
     message: string,
     readonly errors?: readonly FieldError[],
   ) {
@@ -53,4 +54,11 @@ export function fieldErrors(
     path: [...prefix, ...i.path].map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || '(body)',
     message: i.message,
   }));
+}
+
+/** The instance cannot answer this yet (e.g. nothing published); retry shortly. */
+export class NotReadyError extends RequestError {
+  constructor(message: string) {
+    super('NOT_READY', message);
+  }
 }

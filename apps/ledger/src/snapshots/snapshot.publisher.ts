@@ -1,0 +1,175 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type pg from 'pg';
+import { Counter, Gauge } from 'prom-client';
+import type { CriticalityClass, EntitlementSources } from '@app/domain';
+import { LeaderLease, sleep } from '@app/projections';
+import {
+  ManifestChain,
+  ShardSet,
+  decodeManifest,
+  signManifest,
+  subjectEntry,
+  type SubjectEntry,
+} from '@app/snapshots';
+import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
+import { DATABASE_URL } from '../database/database.module.js';
+import { ENTITLEMENTS_PROJECTION } from '../entitlements/projector.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { KeyService } from './key.service.js';
+import { MANIFEST_CHANNEL, SnapshotStore } from './snapshot.store.js';
+
+/** Minimum time between two manifests: a burst of events yields a few manifests, not thousands. */
+const DEBOUNCE_MS = 250;
+
+/**
+ * Publishes signed snapshots of the entitlement read model: a new manifest (and the shards
+ * that changed) after the projection advances, and a re-signed one (new seq, same ver) once a
+ * third of the TTL has passed without news, so verifiers can tell silence from an attack.
+ * One publisher across instances (advisory lock); manifests and shards are stored in
+ * PostgreSQL before anyone is told of them.
+ */
+@Injectable()
+export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('publisher');
+  private readonly lease: LeaderLease;
+  private readonly published: Counter;
+  private readonly leaderGauge: Gauge;
+
+  constructor(
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
+    @Inject(DATABASE_URL) url: string,
+    private readonly keys: KeyService,
+    private readonly store: SnapshotStore,
+    metrics: MetricsService,
+  ) {
+    this.lease = new LeaderLease({
+      connectionString: url,
+      name: 'ledger:publisher:snapshots',
+      onLeadership: (leader) => {
+        this.leaderGauge.set(leader ? 1 : 0);
+        this.logger.log(leader ? 'publishing snapshots' : 'snapshot publisher standing by');
+      },
+      onError: (err) => this.logger.warn(`publisher: ${(err as Error).message}`),
+    });
+    this.published = new Counter({ name: 'ledger_manifests_published_total', help: 'Manifests published by this instance.', labelNames: ['reason'], registers: [metrics.registry] });
+    this.leaderGauge = new Gauge({ name: 'ledger_publisher_leader', help: '1 while this instance publishes snapshots.', registers: [metrics.registry] });
+  }
+
+  get isLeader(): boolean {
+    return this.lease.isLeader;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.role !== 'api') this.lease.start((client, signal) => this.lead(client, signal));
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.lease.stop();
+  }
+
+  private async lead(client: pg.Client, signal: AbortSignal): Promise<void> {
+    const { shardCount, chain, shards, restored } = await this.restore(client);
+    let ver = shards.ver;
+    // A set not restored from the database has shards nobody stored yet: store them all once.
+    let unstored = restored ? [] : shards.manifestEntries().map((s) => s.id);
+    const heartbeatMs = (this.config.snapshotTtlS * 1000) / 3;
+    while (!signal.aborted) {
+      const { checkpoint, changes, classes } = await this.readChanges(client, ver);
+      const last = chain.last;
+      const lastIat = last ? decodeManifest(last.jws).claims.iat * 1000 : 0;
+      const reason = !last ? 'first' : checkpoint > ver ? 'changes' : Date.now() - lastIat >= heartbeatMs ? 'heartbeat' : null;
+      if (reason) {
+        const changed = [...new Set([...unstored, ...(changes.size > 0 ? shards.applyChanges(changes, checkpoint) : [])])];
+        ver = Math.max(ver, checkpoint);
+        const claims = chain.next({ ver, now: new Date(), shards: shards.manifestEntries(), classes });
+        const jws = await signManifest(claims, this.keys.signingKey());
+        const newShards = new Map(changed.map((id) => {
+          const s = shards.shard(id);
+          return [s.sha256, { id, bytes: s.bytes, ver: s.ver }] as const;
+        }));
+        await this.persist(client, claims.seq, ver, jws, newShards);
+        chain.append(jws);
+        unstored = [];
+        this.store.accept(jws, new Map([...newShards].map(([h, s]) => [h, s.bytes])));
+        this.published.inc({ reason });
+        if (shardCount !== claims.shard_count) throw new Error('shard count changed while publishing');
+      }
+      await sleep(DEBOUNCE_MS, signal);
+    }
+  }
+
+  /** The chain and shard set as last published (a restart continues the seq). */
+  private async restore(client: pg.Client): Promise<{ shardCount: number; chain: ManifestChain; shards: ShardSet; restored: boolean }> {
+    const shardCount = this.config.snapshotShards;
+    const { rows } = await client.query<{ seq: string; jws: string }>('SELECT seq, jws FROM snapshot_manifests ORDER BY seq DESC LIMIT 1');
+    const last = rows[0] ? { seq: Number(rows[0].seq), jws: rows[0].jws } : null;
+    const chain = new ManifestChain({ issuer: this.config.issuer, ttlS: this.config.snapshotTtlS, shardCount, last });
+    if (!last) return { shardCount, chain, shards: new ShardSet(shardCount), restored: false };
+    const claims = decodeManifest(last.jws).claims;
+    if (claims.shard_count !== shardCount) {
+      this.logger.warn(`shard count changed (${claims.shard_count} → ${shardCount}): republishing every subject`);
+      return { shardCount, chain, shards: new ShardSet(shardCount), restored: false };
+    }
+    const hashes = claims.shards.map((s) => s.sha256);
+    const r = await client.query<{ sha256: string; bytes: Buffer }>('SELECT sha256, bytes FROM snapshot_shards WHERE sha256 = ANY($1::text[])', [hashes]);
+    const bytes = new Map(r.rows.map((x) => [x.sha256, x.bytes]));
+    const missing = hashes.filter((h) => !bytes.has(h));
+    if (missing.length > 0) throw new Error(`manifest ${last.seq}: ${missing.length} shards are not stored`);
+    return { shardCount, chain, shards: ShardSet.restore(shardCount, hashes.map((h) => bytes.get(h)!)), restored: true };
+  }
+
+  /** Subjects changed since `ver`, with the checkpoint they reflect: one consistent snapshot. */
+  private async readChanges(
+    client: pg.Client,
+    ver: number,
+  ): Promise<{ checkpoint: number; changes: Map<string, SubjectEntry | null>; classes: Record<string, CriticalityClass> }> {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const cp = await client.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [ENTITLEMENTS_PROJECTION]);
+      const checkpoint = Number(cp.rows[0]?.position ?? 0);
+      const changes = new Map<string, SubjectEntry | null>();
+      let classes: Record<string, CriticalityClass> = {};
+      if (checkpoint > ver || ver === 0) {
+        const { rows } = await client.query<{ subject: string; sources: EntitlementSources }>(
+          'SELECT subject, sources FROM ent_subjects WHERE position > $1',
+          [ver],
+        );
+        for (const r of rows) changes.set(r.subject, subjectEntry(r.sources, []));
+      }
+      const cat = await client.query<{ classes: Record<string, CriticalityClass> | null }>("SELECT catalog->'classes' AS classes FROM ent_catalog");
+      classes = cat.rows[0]?.classes ?? {};
+      await client.query('COMMIT');
+      return { checkpoint, changes, classes };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async persist(
+    client: pg.Client,
+    seq: number,
+    ver: number,
+    jws: string,
+    shards: ReadonlyMap<string, { id: number; bytes: Buffer; ver: number }>,
+  ): Promise<void> {
+    await client.query('BEGIN');
+    try {
+      if (shards.size > 0) {
+        const list = [...shards];
+        await client.query(
+          `INSERT INTO snapshot_shards (sha256, shard, ver, bytes)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bytea[])
+           ON CONFLICT (sha256) DO NOTHING`,
+          [list.map(([h]) => h), list.map(([, s]) => s.id), list.map(([, s]) => s.ver), list.map(([, s]) => s.bytes)],
+        );
+      }
+      await client.query('INSERT INTO snapshot_manifests (seq, ver, sha256, jws) VALUES ($1, $2, encode(sha256(convert_to($3, \'UTF8\')), \'hex\'), $3)', [seq, ver, jws]);
+      await client.query(`SELECT pg_notify('${MANIFEST_CHANNEL}', $1::text)`, [String(seq)]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+}

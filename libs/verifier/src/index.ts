@@ -1,0 +1,33 @@
+export { createVerifier } from './create-verifier.js';
+export {
+  VerifierError,
+  InvalidOptionsError,
+  LedgerError,
+  SnapshotRejectedError,
+  TokenError,
+  type VerifierErrorCode,
+  type OptionsErrorCode,
+  type LedgerErrorCode,
+  type SnapshotRejectedCode,
+  type TokenErrorCode,
+} from './errors.js';
+export type {
+  CacheAdapter,
+  CachedState,
+  CheckOptions,
+  Decision,
+  DecisionReason,
+  DecisionSource,
+  FeatureClass,
+  FetchLike,
+  GrantValue,
+  JsonWebKeySet,
+  ResilienceOptions,
+  TokenClaims,
+  Verifier,
+  VerifierEventName,
+  VerifierEvents,
+  VerifierOptions,
+  VerifierState,
+  VerifierStatus,
+} from './types.js';

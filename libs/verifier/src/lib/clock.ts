@@ -1,0 +1,28 @@
+/**
+ * "Now" for every decision: the later of the clock and the latest time observed (clock
+ * readings and signed `iat`s), so a clock set back never revives expired state.
+ */
+export class TimeFloor {
+  private floorMs: number;
+
+  constructor(
+    private readonly clock: () => Date,
+    initialMs = 0,
+  ) {
+    this.floorMs = Number.isFinite(initialMs) ? initialMs : 0;
+  }
+
+  /** Reads the clock, raises the floor to it, and returns the floor (epoch ms). */
+  now(): number {
+    this.observe(this.clock().getTime());
+    return this.floorMs;
+  }
+
+  observe(ms: number): void {
+    if (Number.isFinite(ms) && ms > this.floorMs) this.floorMs = ms;
+  }
+
+  get floor(): number {
+    return this.floorMs;
+  }
+}

@@ -1,0 +1,79 @@
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CacheAdapter, CachedState } from '../types.js';
+
+const STATE_FILE = 'state.json';
+const SHARDS_DIR = 'shards';
+const HEX64 = /^[0-9a-f]{64}$/;
+
+type StateFile = Omit<CachedState, 'shards'> & { readonly shardHashes: readonly string[] };
+
+/**
+ * A {@link CacheAdapter} that keeps the verifier's state in a directory: `state.json` (manifest,
+ * highest seq/ver, time floor, key evidence) and one immutable file per shard, named by its
+ * SHA-256. Writes are atomic (temporary file, then rename); a shard is written once. Nothing read
+ * back is trusted: the verifier re-verifies it.
+ *
+ * @example
+ * ```ts
+ * import { createDirectoryCache } from '@app/verifier/node';
+ * const verifier = createVerifier({ ...options, cache: createDirectoryCache('/var/cache/verifier') });
+ * ```
+ */
+export function createDirectoryCache(dir: string): CacheAdapter {
+  const shardsDir = join(dir, SHARDS_DIR);
+  // shards this adapter wrote itself; those read back are rewritten once, in case they were damaged
+  let written = new Set<string>();
+  let lastManifest: string | null | undefined;
+
+  async function writeAtomic(path: string, data: string): Promise<void> {
+    const tmp = `${path}.${Date.now().toString(36)}${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, data, { mode: 0o600 });
+    await rename(tmp, path);
+  }
+
+  return {
+    async load() {
+      let raw: string;
+      try {
+        raw = await readFile(join(dir, STATE_FILE), 'utf8');
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return null;
+        throw e;
+      }
+      const state = JSON.parse(raw) as StateFile;
+      const shards: Record<string, string> = {};
+      for (const hash of Array.isArray(state.shardHashes) ? state.shardHashes : []) {
+        if (typeof hash !== 'string' || !HEX64.test(hash)) continue;
+        try {
+          shards[hash] = await readFile(join(shardsDir, `${hash}.json`), 'utf8');
+        } catch {
+          // a missing shard fails re-verification, which is the point
+        }
+      }
+      const { shardHashes: _omitted, ...rest } = state;
+      return { ...rest, shards };
+    },
+
+    async save(state) {
+      await mkdir(shardsDir, { recursive: true, mode: 0o700 });
+      const hashes = Object.keys(state.shards).filter((h) => HEX64.test(h));
+      for (const hash of hashes) {
+        if (written.has(hash)) continue;
+        await writeAtomic(join(shardsDir, `${hash}.json`), state.shards[hash] ?? '');
+        written.add(hash);
+      }
+      const { shards: _shards, ...rest } = state;
+      const file: StateFile = { ...rest, shardHashes: hashes };
+      await writeAtomic(join(dir, STATE_FILE), JSON.stringify(file));
+      if (state.manifest !== lastManifest) {
+        lastManifest = state.manifest;
+        const keep = new Set(hashes.map((h) => `${h}.json`));
+        for (const name of await readdir(shardsDir)) {
+          if (!keep.has(name)) await rm(join(shardsDir, name), { force: true });
+        }
+        written = new Set(hashes);
+      }
+    },
+  };
+}

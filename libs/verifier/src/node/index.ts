@@ -1,0 +1,1 @@
+export { createDirectoryCache } from './directory-cache.js';
