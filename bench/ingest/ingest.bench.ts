@@ -2,7 +2,8 @@
  * npm run bench:ingest — ingest throughput and latency beside its ceilings, in one run on one
  * database: the raw `pg` ceiling (one single-row INSERT per transaction; 100-row INSERTs),
  * Emmett's PostgreSQL appendToStream (the peer), and the ledger over HTTP (a separate process,
- * loaded by autocannon): single events at 64 connections and batches of 100.
+ * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
+ * and signed Stripe webhooks, with the share of request time the signature check takes.
  *
  * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_LOG_LEVEL
  * (the ledger's LOG_LEVEL, default info).
@@ -12,7 +13,9 @@ import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { benchDatabase, closedLoop, printTable, ratio, writeResults, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
-import { migrate } from '../../libs/event-store/src/index.js';
+import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
+import { signStripeScheme, verifyStripeScheme } from '../../libs/billing/src/index.js';
+import { readFileSync } from 'node:fs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_S = 2;
@@ -20,6 +23,27 @@ const SINGLE_CONNECTIONS = 64;
 const BATCH_CONNECTIONS = 16;
 const BATCH = 100;
 const TOKEN = 'bench-ingest-token-0123456789abcdef';
+const STRIPE_SECRET = 'whsec_bench_0123456789abcdef';
+const stripeTemplate = JSON.parse(readFileSync(`${projectRoot()}/test/fixtures/stripe/lifecycle-2-active.json`, 'utf8'));
+const stripeEvent = (): Record<string, unknown> => {
+  seq += 1;
+  const e = structuredClone(stripeTemplate);
+  e.id = `evt_bench_${process.pid}_${seq}`;
+  e.data.object.id = `sub_bench_${seq % 50_000}`;
+  e.created = Math.floor(Date.now() / 1000);
+  return e;
+};
+
+/** Signature verifications per second in this process (the check the webhook path adds). */
+function verifyRate(): number {
+  const raw = Buffer.from(JSON.stringify(stripeEvent()));
+  const now = new Date();
+  const header = signStripeScheme(raw, STRIPE_SECRET, Math.floor(now.getTime() / 1000));
+  const n = 50_000;
+  const t = performance.now();
+  for (let i = 0; i < n; i++) verifyStripeScheme(raw, header, { secrets: [STRIPE_SECRET], now });
+  return n / ((performance.now() - t) / 1000);
+}
 
 let seq = 0;
 const subscription = (n: number): Record<string, unknown> => ({
@@ -91,6 +115,7 @@ async function emmett(url: string, connections: number, seconds: number): Promis
 
 async function http(
   base: string,
+  path: string,
   connections: number,
   seconds: number,
   body: () => unknown,
@@ -98,7 +123,7 @@ async function http(
   headers: (raw: string) => Record<string, string> = () => ({ authorization: `Bearer ${TOKEN}` }),
 ): Promise<{ rate: number; p50: number; p99: number; non2xx: number; errors: number }> {
   const result = await autocannon({
-    url: `${base}/v1/events`,
+    url: `${base}${path}`,
     connections,
     duration: seconds,
     method: 'POST',
@@ -130,8 +155,12 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    // The ingest path alone: the projector and publisher run on worker instances.
+    LEDGER_ROLE: 'api',
     LEDGER_ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
     LEDGER_INGEST_TOKEN: TOKEN,
+    STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET,
+    LEDGER_PLANS: `${projectRoot()}/plans.json`,
   });
   try {
     await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
@@ -139,9 +168,16 @@ async function main(): Promise<void> {
     const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
     const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
 
-    await http(ledger.url, SINGLE_CONNECTIONS, WARMUP_S, event, 1);
-    const httpSingle = await http(ledger.url, SINGLE_CONNECTIONS, SECONDS, event, 1);
-    const httpBatch = await http(ledger.url, BATCH_CONNECTIONS, SECONDS, () => Array.from({ length: BATCH }, event), BATCH);
+    await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
+    const httpSingle = await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+    const httpBatch = await http(ledger.url, '/v1/events', BATCH_CONNECTIONS, SECONDS, () => Array.from({ length: BATCH }, event), BATCH);
+    const stripeSigned = (raw: string): Record<string, string> => ({
+      'stripe-signature': signStripeScheme(raw, STRIPE_SECRET, Math.floor(Date.now() / 1000)),
+    });
+    const httpStripe = await http(ledger.url, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
+    const verifies = verifyRate();
+    // Share of the server's time per request spent on the HMAC check (one core serves HTTP).
+    const signatureShare = httpStripe.rate / verifies;
 
     const rows: Row[] = [
       { scenario: `raw pg: 1-row INSERT per tx, ${SINGLE_CONNECTIONS} clients`, rate: single.rate, unit: 'events/s', p50_ms: single.p50, p99_ms: single.p99, note: 'ceiling' },
@@ -163,9 +199,18 @@ async function main(): Promise<void> {
         p99_ms: httpBatch.p99,
         note: `${ratio(httpBatch.rate, multi.rate)} raw ${BATCH}-row`,
       },
+      {
+        scenario: `ledger HTTP Stripe webhooks (signed), ${SINGLE_CONNECTIONS} conns`,
+        rate: httpStripe.rate,
+        unit: 'events/s',
+        p50_ms: httpStripe.p50,
+        p99_ms: httpStripe.p99,
+        note: `${ratio(httpStripe.rate, httpSingle.rate)} generic; signature check ${(signatureShare * 100).toFixed(1)}% of request time`,
+      },
+      { scenario: 'Stripe signature verifications in-process', rate: verifies, unit: 'checks/s', p50_ms: NaN, p99_ms: NaN, note: 'HMAC-SHA256 over the raw body' },
     ];
     printTable('ingest', rows);
-    const failures = httpSingle.non2xx + httpSingle.errors + httpBatch.non2xx + httpBatch.errors;
+    const failures = [httpSingle, httpBatch, httpStripe].reduce((n, r) => n + r.non2xx + r.errors, 0);
     if (failures > 0) process.stdout.write(`\nWARNING: ${failures} HTTP requests failed or were not 2xx\n`);
     const file = await writeResults('ingest', {
       seconds: SECONDS,
@@ -175,7 +220,10 @@ async function main(): Promise<void> {
         http_single_vs_raw_single: httpSingle.rate / single.rate,
         http_single_vs_emmett: httpSingle.rate / peer.rate,
         http_batch_vs_raw_multi: httpBatch.rate / multi.rate,
+        stripe_vs_generic: httpStripe.rate / httpSingle.rate,
+        signature_share_of_request: signatureShare,
       },
+      ledger_role: 'api',
       http_failures: failures,
     });
     process.stdout.write(`\nresults: ${file}\n`);
