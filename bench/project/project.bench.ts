@@ -34,6 +34,7 @@ const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 15);
 const POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
 const DAY = 86_400_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const say = (label: string, value: string): void => void process.stdout.write(`  ${label}: ${value}\n`);
 
 const STATUSES = ['active', 'active', 'trialing', 'past_due', 'canceled', 'active', 'paused'];
 const PLANS = ['free', 'pro', 'pro', 'enterprise'];
@@ -127,8 +128,10 @@ async function main(): Promise<void> {
     let t = performance.now();
     const head = await generate(store, now);
     const generateRate = head / ((performance.now() - t) / 1000);
+    say('generated', `${Math.round(generateRate)} events/s`);
 
     const cursorRate = await rawCursor(db.url);
+    say('raw cursor read', `${Math.round(cursorRate)} events/s`);
 
     // Live projector catching up from 0 (its production batch size and code path).
     t = performance.now();
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
     projector.start();
     while (projector.checkpoint < head) await sleep(20);
     const liveRate = head / ((performance.now() - t) / 1000);
+    say('live projector catch-up', `${Math.round(liveRate)} events/s`);
 
     // Steady load at a fixed rate while the projector follows: lag = commit → checkpoint.
     const lags: number[] = [];
@@ -175,6 +179,7 @@ async function main(): Promise<void> {
     clearInterval(watcher);
     const steadyRate = sent / STEADY_S;
     lags.sort((a, b) => a - b);
+    say('live lag', `p50 ${percentile(lags, 50).toFixed(1)} ms, p99 ${percentile(lags, 99).toFixed(1)} ms at ${Math.round(steadyRate)}/s`);
     await projector.stop();
 
     // Rebuild from zero into fresh tables (the blue/green path).
@@ -186,6 +191,7 @@ async function main(): Promise<void> {
     t = performance.now();
     await new EntitlementProjection(POLICY, shadow).rebuild(client, { batchSize: 10_000 });
     const rebuildRate = finalHead / ((performance.now() - t) / 1000);
+    say('rebuild from zero', `${Math.round(rebuildRate)} events/s`);
     await client.query(`DROP TABLE ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`);
     await client.end();
 

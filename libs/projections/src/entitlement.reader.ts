@@ -85,7 +85,9 @@ export class EntitlementReader {
   /** What the ledger had recorded by `at`, evaluated at `at`. */
   async atTime(subject: string, at: Date): Promise<EntitlementsAnswer> {
     const { rows } = await this.pool.query<{ position: string }>(
-      'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
+      // Both steps walk the recorded_at index; ties (one statement's rows) take the highest position.
+      `SELECT max(position) AS position FROM events
+        WHERE recorded_at = (SELECT max(recorded_at) FROM events WHERE recorded_at <= $1)`,
       [at],
     );
     const position = Number(rows[0]?.position ?? 0);
@@ -126,25 +128,29 @@ export class EntitlementReader {
   /**
    * Every event a subject's entitlements depend on, up to a position or a recording time: its
    * own events, all events of subscriptions that were ever its (one may have moved), and
-   * catalog publications. A union of three index scans on positions, then one fetch.
+   * catalog publications.
    */
   private async slice(
     subject: string,
     opts: { position?: number; recordedBy?: Date },
   ): Promise<Array<{ event: ReturnType<typeof toLedgerEvent>; occurred_at: string | null; mine: boolean }>> {
+    // Two statements, each a plain index lookup: the subject's subscription streams, then one
+    // BitmapOr of the subject index and the stream index (a single joined query misplans).
+    const streams = await this.pool.query<{ stream_id: string }>(
+      `SELECT DISTINCT stream_id FROM events WHERE subject = $1 AND stream_id LIKE 'subscription:%'`,
+      [subject],
+    );
     const { rows } = await this.pool.query(
-      `WITH streams AS (
-         SELECT DISTINCT stream_id FROM events WHERE subject = $1 AND stream_id LIKE 'subscription:%'
-       ), wanted AS (
-         SELECT position FROM events WHERE subject = $1
-         UNION SELECT e.position FROM events e JOIN streams s ON e.stream_id = s.stream_id
-         UNION SELECT position FROM events WHERE stream_id = $3
-       )
-       SELECT ${EVENT_COLUMNS} FROM events
-        WHERE position IN (SELECT position FROM wanted)
-          AND position <= $2 AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+      `SELECT ${EVENT_COLUMNS} FROM events
+        WHERE (subject = $1 OR stream_id = ANY($2::text[]))
+          AND position <= $3 AND ($4::timestamptz IS NULL OR recorded_at <= $4)
         ORDER BY position`,
-      [subject, opts.position ?? Number.MAX_SAFE_INTEGER, CATALOG_STREAM, opts.recordedBy ?? null],
+      [
+        subject,
+        [CATALOG_STREAM, ...streams.rows.map((r) => r.stream_id)],
+        opts.position ?? Number.MAX_SAFE_INTEGER,
+        opts.recordedBy ?? null,
+      ],
     );
     return rows.map((r) => {
       const e = toRecorded(r);
