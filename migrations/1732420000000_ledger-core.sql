@@ -23,7 +23,7 @@ CREATE TABLE events (
 );
 
 CREATE INDEX events_subject_position ON events (subject, position) WHERE subject IS NOT NULL;
-CREATE INDEX events_recorded_at ON events (recorded_at);
+CREATE INDEX events_recorded_at ON events (recorded_at, position);
 
 CREATE TABLE streams (
   stream_id text    PRIMARY KEY,

@@ -9,7 +9,7 @@
  */
 import autocannon from 'autocannon';
 import { generateKeyPairSync } from 'node:crypto';
-import { ManifestChain, ShardSet, signManifest, subjectEntry, type SubjectEntry } from '../../libs/snapshots/src/index.js';
+import { ManifestChain, ShardSet, subjectEntry, type SubjectEntry } from '../../libs/snapshots/src/index.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
 import { benchDatabase, percentile, printTable, writeResults, type Row } from '../support/bench-kit.js';

@@ -116,6 +116,7 @@ export async function createLedgerApp(options: {
     yamlDocumentUrl: 'docs/openapi.yaml',
     ui: options.docsUi ?? true,
   });
-  app.enableShutdownHooks([]);
+  // No Nest signal hooks: main.ts owns SIGINT/SIGTERM (it also stops the embedded database);
+  // app.close() runs the shutdown hooks either way.
   return app;
 }

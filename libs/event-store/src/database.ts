@@ -53,7 +53,13 @@ const unavailableCodes = new Set([
   '25P03', // idle_in_transaction_session_timeout
   '40001', // serialization_failure
   '40P01', // deadlock_detected
+  '25006', // read_only_sql_transaction (a failover left us on a standby)
 ]);
+
+// SQLSTATE classes that mean "the server cannot serve now": connection exceptions (08),
+// insufficient resources (53: disk full, out of memory), operator intervention (57),
+// system errors (58), internal errors (XX).
+const unavailableClasses = ['08', '53', '57', '58', 'XX'];
 
 const unavailableMessages = [
   'Connection terminated',
@@ -70,7 +76,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   // Duck-typed: errors may come from another realm (vm contexts) or wrap one another.
   if (typeof err !== 'object' || err === null) return false;
   const { code, message, errors } = err as { code?: unknown; message?: unknown; errors?: unknown };
-  if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) {
+  if (typeof code === 'string' && (unavailableCodes.has(code) || unavailableClasses.some((c) => code.startsWith(c)))) {
     return true;
   }
   if (Array.isArray(errors) && errors.some(isDatabaseUnavailable)) return true;

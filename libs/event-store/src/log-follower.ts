@@ -57,6 +57,7 @@ export class LogNotifier {
 
   /** Resolves on the next notification, or after `timeoutMs`, whichever is first. */
   wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -87,8 +88,13 @@ export class LogNotifier {
       client.end().catch(() => undefined);
       this.scheduleReconnect();
     });
-    await client.connect();
-    await client.query(`LISTEN ${this.channel}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.channel}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     if (this.stopped) {
       await client.end();
       return;

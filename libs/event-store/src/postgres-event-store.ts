@@ -186,33 +186,39 @@ export class PostgresEventStore {
   }
 
   private async commitGroup(group: Pending[]): Promise<void> {
+    let written: { outcomes: UnitOutcome[]; head: number; events: number; durationMs: number };
     try {
-      const { outcomes, head } = await this.breaker.execute(() => this.writeGroup(group));
-      group.forEach((p, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) p.resolve({ events: o.events, head });
-        else p.reject(o.error);
-      });
+      written = await this.breaker.execute(() => this.writeGroup(group));
     } catch (err) {
       if (err instanceof BrokenCircuitError || isDatabaseUnavailable(err)) {
         const unavailable = new DatabaseUnavailableError(err);
         for (const p of group) p.reject(unavailable);
-      } else if (group.length > 1 && refusesData(err)) {
+      } else if (refusesData(err) && group.length > 1) {
         // The database refused the data of some unit; isolate it so the others commit.
-        for (const p of group) {
-          await this.commitGroup([p]);
-        }
+        for (const p of group) await this.commitGroup([p]);
       } else if (refusesData(err)) {
-        group[0]!.reject(
-          new AppendRejectedError(`the database refused the event: ${(err as Error).message}`, err),
-        );
+        group[0]!.reject(new AppendRejectedError('the database refused the event data', err));
       } else {
-        group[0]!.reject(err);
+        // Anything else fails every request of the group: none may be left unanswered.
+        for (const p of group) p.reject(err);
       }
+      return;
+    }
+    group.forEach((p, i) => {
+      const o = written.outcomes[i]!;
+      if (o.ok) p.resolve({ events: o.events, head: written.head });
+      else p.reject(o.error);
+    });
+    try {
+      this.options.observer?.groupCommitted?.({ units: group.length, events: written.events, durationMs: written.durationMs, head: written.head });
+    } catch {
+      // Metrics must never turn a committed append into an error.
     }
   }
 
-  private async writeGroup(group: Pending[]): Promise<{ outcomes: UnitOutcome[]; head: number }> {
+  private async writeGroup(
+    group: Pending[],
+  ): Promise<{ outcomes: UnitOutcome[]; head: number; events: number; durationMs: number }> {
     const started = performance.now();
     const client = await this.pool.connect();
     let broken = false;
@@ -232,13 +238,7 @@ export class PostgresEventStore {
 
       if (rows.length > 0) await this.writeRows(client, rows, versions, head);
       await client.query('COMMIT');
-      this.options.observer?.groupCommitted?.({
-        units: group.length,
-        events: rows.length,
-        durationMs: performance.now() - started,
-        head,
-      });
-      return { outcomes, head };
+      return { outcomes, head, events: rows.length, durationMs: performance.now() - started };
     } catch (err) {
       broken = isDatabaseUnavailable(err);
       await client.query('ROLLBACK').catch(() => {
@@ -358,6 +358,7 @@ export class PostgresEventStore {
   ): Promise<void> {
     const touched = [...new Set(rows.map((r) => r.event.streamId))];
     // One JSON document for all rows: cheaper to build and to parse than arrays of escaped JSON.
+    // jsonb cannot hold U+0000: such characters become U+FFFD in `data` (`raw` keeps the delivery).
     const doc = JSON.stringify(
       rows.map((r) => ({
         p: r.position,
@@ -374,6 +375,7 @@ export class PostgresEventStore {
         a: r.event.occurredAt ?? null,
       })),
     );
+    const safe = doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
     await client.query(
       `WITH ins AS (
          INSERT INTO events (position, stream_id, stream_version, type, source,
@@ -389,7 +391,7 @@ export class PostgresEventStore {
          UPDATE log_head SET position = $4
        )
        SELECT pg_notify('${LOG_CHANNEL}', $4::text)`,
-      [doc, touched, touched.map((s) => versions.get(s)!), head],
+      [safe, touched, touched.map((s) => versions.get(s)!), head],
     );
   }
 }

@@ -44,6 +44,8 @@ export interface ApplyResult {
   /** Subjects whose sources were recomputed in this batch. */
   readonly subjects: readonly string[];
   readonly catalogChanged: boolean;
+  /** Recomputed subjects with a subscription whose plan the catalog does not know. */
+  readonly unknownPlans: ReadonlyArray<{ subject: string; plans: ReadonlyArray<string | null> }>;
 }
 
 /** Subjects recomputed per statement when a catalog change touches everyone. */
@@ -101,10 +103,15 @@ export class EntitlementProjection {
       }
     }
     const subjects = [...affected.keys()];
+    const unknownPlans: Array<{ subject: string; plans: Array<string | null> }> = [];
     for (let i = 0; i < subjects.length; i += PAGE) {
-      await this.recompute(db, subjects.slice(i, i + PAGE), state.rows, state.catalog, affected);
+      const page = subjects.slice(i, i + PAGE);
+      const sources = await this.recompute(db, page, state.rows, state.catalog, affected);
+      sources.forEach((src, k) => {
+        if (src.unknown_plans.length > 0) unknownPlans.push({ subject: page[k]!, plans: src.unknown_plans.map((u) => u.plan) });
+      });
     }
-    return { subjects, catalogChanged: state.catalogPosition > 0 };
+    return { subjects, catalogChanged: state.catalogPosition > 0, unknownPlans };
   }
 
   /**
@@ -172,8 +179,8 @@ export class EntitlementProjection {
     known: Map<string, SubjectRow>,
     catalog: Catalog,
     positions: Map<string, number>,
-  ): Promise<void> {
-    if (subjects.length === 0) return;
+  ): Promise<EntitlementSources[]> {
+    if (subjects.length === 0) return [];
     const missing = subjects.filter((s) => !known.has(s));
     for (const [s, row] of await this.loadSubjects(db, missing)) known.set(s, row);
     const { rows } = await db.query<{ subject: string; fold: SubscriptionFold }>(
@@ -188,6 +195,7 @@ export class EntitlementProjection {
     }
     const sources = subjects.map((subject) => this.sourcesOf(subject, bySubject.get(subject) ?? [], known.get(subject), catalog));
     await this.writeSubjects(db, subjects, known, sources, positions);
+    return sources;
   }
 
   private sourcesOf(subject: string, subscriptions: SubscriptionFold[], row: SubjectRow | undefined, catalog: Catalog): EntitlementSources {

@@ -85,9 +85,8 @@ export class EntitlementReader {
   /** What the ledger had recorded by `at`, evaluated at `at`. */
   async atTime(subject: string, at: Date): Promise<EntitlementsAnswer> {
     const { rows } = await this.pool.query<{ position: string }>(
-      // Both steps walk the recorded_at index; ties (one statement's rows) take the highest position.
-      `SELECT max(position) AS position FROM events
-        WHERE recorded_at = (SELECT max(recorded_at) FROM events WHERE recorded_at <= $1)`,
+      // One backward step on the (recorded_at, position) index; ties take the highest position.
+      'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
       [at],
     );
     const position = Number(rows[0]?.position ?? 0);

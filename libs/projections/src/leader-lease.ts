@@ -60,7 +60,9 @@ export class LeaderLease {
   private async loop(lead: (client: pg.Client, signal: AbortSignal) => Promise<void>): Promise<void> {
     const retry = this.options.retryMs ?? 1_000;
     while (!this.stopped) {
-      const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true });
+      // Keepalive probes after 10 s idle: a silently partitioned leader's session ends (and
+      // its lock with it) in about a minute rather than the OS default of two hours.
+      const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
       client.on('error', (err) => this.options.onError?.(err));
       this.client = client;
       try {

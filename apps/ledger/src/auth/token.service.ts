@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type pg from 'pg';
-import { PostgresEventStore, isDatabaseUnavailable } from '@app/event-store';
+import { DatabaseUnavailableError, PostgresEventStore, isDatabaseUnavailable } from '@app/event-store';
 import { LEDGER_CONFIG, SCOPES, type LedgerConfig, type Scope } from '../config/ledger.config.js';
 import { PG_POOL } from '../database/database.module.js';
 import { NotFoundError } from '../http/problem.errors.js';
@@ -18,6 +18,8 @@ const TOKEN_RE = /^lgr_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const BOOTSTRAP_ID = 'bootstrap-admin';
 /** Revocations on other instances take effect within this interval (CONTRACT: 5 s). */
 const REFRESH_MS = 2_000;
+const MISS_TTL_MS = 5_000;
+const MAX_MISSES = 10_000;
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -33,6 +35,10 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('auth');
   private readonly envTokens: StoredToken[] = [];
   private cache = new Map<string, StoredToken>();
+  /** Revoked here: a refresh that started before the revocation must not bring them back. */
+  private readonly revoked = new Set<string>();
+  /** Ids looked up and not found, so floods of made-up tokens cost no database work. */
+  private readonly misses = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -64,6 +70,7 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
     const m = TOKEN_RE.exec(bearer);
     if (m) {
       const [, id, secret] = m as unknown as [string, string, string];
+      if (this.revoked.has(id)) return null;
       const stored = this.cache.get(id) ?? (await this.lookup(id));
       if (stored && timingSafeEqual(stored.hash, sha256(secret))) return principal(stored);
       return null;
@@ -103,6 +110,7 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
       [id],
     );
     this.cache.delete(id);
+    this.revoked.add(id);
     if (!rowCount) throw new NotFoundError(`no live token with id ${id}`);
     await this.recordAdminEvent('token.revoked', id, { id, actor });
   }
@@ -124,18 +132,25 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async lookup(id: string): Promise<StoredToken | null> {
+    const missedAt = this.misses.get(id);
+    if (missedAt !== undefined && Date.now() - missedAt < MISS_TTL_MS) return null;
     try {
       const { rows } = await this.pool.query<{ id: string; name: string; scopes: Scope[]; secret_hash: Buffer }>(
         'SELECT id, name, scopes, secret_hash FROM api_tokens WHERE id = $1 AND revoked_at IS NULL',
         [id],
       );
       const r = rows[0];
-      if (!r) return null;
+      if (!r) {
+        if (this.misses.size >= MAX_MISSES) this.misses.clear();
+        this.misses.set(id, Date.now());
+        return null;
+      }
       const t = { id: r.id, name: r.name, scopes: r.scopes, hash: r.secret_hash };
       this.cache.set(id, t);
       return t;
     } catch (err) {
-      if (isDatabaseUnavailable(err)) return null;
+      // "Cannot tell" is a 503, not a 401: the caller's credential may well be valid.
+      if (isDatabaseUnavailable(err)) throw new DatabaseUnavailableError(err);
       throw err;
     }
   }
@@ -144,7 +159,10 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
     const { rows } = await this.pool.query<{ id: string; name: string; scopes: Scope[]; secret_hash: Buffer }>(
       'SELECT id, name, scopes, secret_hash FROM api_tokens WHERE revoked_at IS NULL',
     );
-    this.cache = new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, scopes: r.scopes, hash: r.secret_hash }]));
+    this.cache = new Map(
+      rows.filter((r) => !this.revoked.has(r.id)).map((r) => [r.id, { id: r.id, name: r.name, scopes: r.scopes, hash: r.secret_hash }]),
+    );
+    this.misses.clear();
   }
 
   /** First start without LEDGER_ADMIN_TOKEN: make one, print it once, keep only its hash. */

@@ -14,6 +14,7 @@ export const ENTITLEMENTS_PROJECTION = 'entitlements';
 
 /** A projection this far behind, without moving for this long, is reported stalled. */
 const STALL_S = 30;
+const UNKNOWN_COUNT_MS = 60_000;
 
 /**
  * Runs the entitlement projector on `worker` and `all` instances. Across instances one leads
@@ -27,6 +28,8 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   private readonly lag: Gauge;
   private readonly leader: Gauge;
   private readonly projected: Counter;
+  private readonly unknownPlans: Gauge;
+  private unknownCountedAt = 0;
 
   constructor(
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
@@ -41,6 +44,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     this.lag = new Gauge({ name: 'ledger_projection_lag_events', help: 'Log head minus the projection checkpoint.', labelNames: ['projection'], registers });
     this.leader = new Gauge({ name: 'ledger_projector_leader', help: '1 while this instance runs the projection.', labelNames: ['projection'], registers });
     this.projected = new Counter({ name: 'ledger_projected_events_total', help: 'Events applied by this instance.', labelNames: ['projection'], registers });
+    this.unknownPlans = new Gauge({ name: 'ledger_unknown_plan_subjects', help: 'Subjects with a subscription whose plan the catalog does not know (they are granted nothing for it).', registers });
   }
 
   get isLeader(): boolean {
@@ -51,11 +55,21 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     this.health.register({ name: 'projector', class: 'B', check: () => this.check() });
     if (this.config.role === 'api') return;
     const labels = { projection: ENTITLEMENTS_PROJECTION };
+    const projection = new EntitlementProjection(this.policy);
     this.projector = new Projector({
       name: ENTITLEMENTS_PROJECTION,
       connectionString: this.url,
       notifier: this.notifier,
-      handler: new EntitlementProjection(this.policy),
+      handler: {
+        // Unknown plans grant nothing; they are reported here, in the metric and in history.
+        apply: async (db, events) => {
+          const result = await projection.apply(db, events);
+          for (const u of result.unknownPlans) {
+            this.logger.warn(`subject ${u.subject}: plan ${u.plans.map((p) => p ?? '(unresolved price)').join(', ')} is not in the catalog; it grants nothing`);
+          }
+          return result;
+        },
+      },
       batchSize: 1_000,
       observer: {
         leadershipChanged: (leader) => {
@@ -81,6 +95,14 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
       [ENTITLEMENTS_PROJECTION],
     );
     const r = rows[0]!;
+    if (Date.now() - this.unknownCountedAt > UNKNOWN_COUNT_MS) {
+      // A full count: at most once a minute, whoever probes readiness.
+      this.unknownCountedAt = Date.now();
+      const unknown = await this.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM ent_subjects WHERE jsonb_array_length(sources->'unknown_plans') > 0",
+      );
+      this.unknownPlans.set(unknown.rows[0]?.n ?? 0);
+    }
     const lag = Number(r.head) - Number(r.position ?? 0);
     this.lag.set({ projection: ENTITLEMENTS_PROJECTION }, lag);
     const role = this.config.role === 'api' ? 'api instance' : this.isLeader ? 'leader' : 'standby';

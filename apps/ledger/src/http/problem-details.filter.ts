@@ -51,7 +51,12 @@ export function toProblem(err: unknown, maxBody: number): ProblemDetails {
 
   if (err instanceof RequestError || err instanceof EventStoreError || byCode[code]) {
     const m = byCode[code] ?? { status: 400, slug: 'bad-request', title: 'Bad request' };
-    const detail = code === 'DATABASE_UNAVAILABLE' ? 'the database is unreachable; retry later' : message;
+    const detail =
+      code === 'DATABASE_UNAVAILABLE'
+        ? 'the database is unreachable; retry later'
+        : code === 'APPEND_REJECTED'
+          ? 'the database refused to store this event (it would refuse it again); see the server log'
+          : message;
     // Our errors carry `errors`; billing's PayloadInvalidError carries `issues` of the same shape.
     const errors = (err as { errors?: FieldError[] }).errors ?? (err as { issues?: FieldError[] }).issues;
     return { type: problemType(m.slug), title: m.title, status: m.status, detail, ...(errors ? { errors } : {}) };
@@ -110,6 +115,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const problem = toProblem(err, this.maxBody);
     if (problem.status >= 500 && problem.status !== 503) {
       this.logger.error({ err, reqId: request.id }, 'request failed');
+    } else if (problem.status === 422) {
+      this.logger.warn({ reqId: request.id, cause: (err as { cause?: Error }).cause?.message }, 'event refused by the database');
     } else if (problem.status === 503) {
       this.logger.warn({ reqId: request.id, cause: (err as Error)?.message }, 'database unavailable');
     }

@@ -90,7 +90,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
         await this.persist(client, claims.seq, ver, jws, newShards);
         chain.append(jws);
         unstored = [];
-        this.store.accept(jws, new Map([...newShards].map(([h, s]) => [h, s.bytes])));
+        // Every shard of the manifest, so the store holds all it will serve during an outage.
+        this.store.accept(jws, new Map(shards.manifestEntries().map((e) => [e.sha256, shards.bytesByHash(e.sha256)!])));
         this.published.inc({ reason });
         if (shardCount !== claims.shard_count) throw new Error('shard count changed while publishing');
       }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type pg from 'pg';
 import { LogNotifier } from '@app/event-store';
 import { decodeManifest, decodeShard, manifestHash, type ManifestClaims, type SubjectEntry } from '@app/snapshots';
@@ -22,7 +22,7 @@ export interface HeldManifest {
  * polling; while the database is down it keeps serving what it holds.
  */
 @Injectable()
-export class SnapshotStore implements OnModuleInit, OnApplicationShutdown {
+export class SnapshotStore implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('snapshots');
   private held: HeldManifest | null = null;
   private shards = new Map<string, Buffer>();
@@ -67,18 +67,31 @@ export class SnapshotStore implements OnModuleInit, OnApplicationShutdown {
     return this.shards.get(sha256);
   }
 
-  /** A subject's entry from the held shards (the token fallback while the database is down). */
-  subjectEntry(subject: string, shardId: number): SubjectEntry | null {
+  /**
+   * A subject's entry from the held shards (the token fallback while the database is down):
+   * null when the subject has nothing, undefined when the shard is not held (never a denial).
+   */
+  subjectEntry(subject: string, shardId: number): SubjectEntry | null | undefined {
     const entry = this.held?.claims.shards[shardId];
-    if (!entry) return null;
+    if (!entry) return undefined;
     let shard = this.decoded.get(entry.sha256);
     if (!shard) {
       const bytes = this.shards.get(entry.sha256);
-      if (!bytes) return null;
+      if (!bytes) return undefined;
       shard = decodeShard(bytes);
       this.decoded = new Map([[entry.sha256, shard]]);
     }
     return shard.subjects.get(subject) ?? null;
+  }
+
+  /** Streams end here before the server closes, so shutdown does not wait on them. */
+  onShutdown(listener: () => void): () => void {
+    this.emitter.on('shutdown', listener);
+    return () => this.emitter.off('shutdown', listener);
+  }
+
+  beforeApplicationShutdown(): void {
+    this.emitter.emit('shutdown');
   }
 
   onManifest(listener: (m: HeldManifest) => void): () => void {
@@ -93,7 +106,9 @@ export class SnapshotStore implements OnModuleInit, OnApplicationShutdown {
     const keep = new Map<string, Buffer>();
     for (const s of claims.shards) {
       const bytes = shards.get(s.sha256) ?? this.shards.get(s.sha256);
-      if (bytes) keep.set(s.sha256, bytes);
+      // Never hold a manifest without all its shards: the next refresh loads it whole.
+      if (!bytes) return;
+      keep.set(s.sha256, bytes);
     }
     this.swap({ seq: claims.seq, ver: claims.ver, jws, sha256: manifestHash(jws), claims }, keep);
   }

@@ -17,6 +17,7 @@ import { SnapshotStore } from './snapshot.store.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const SSE_KEEPALIVE_MS = 15_000;
+const SSE_MAX_BUFFER = 1 << 20;
 
 /** Signed distribution: manifests, shards, the SSE stream, the JWKS and capability tokens. */
 @ApiTags('snapshots')
@@ -82,14 +83,21 @@ export class SnapshotsController {
       'X-Accel-Buffering': 'no',
       'x-request-id': String(req.id),
     });
-    const send = (jws: string, seq: number): void => void res.write(`id: ${seq}\nevent: manifest\ndata: ${jws}\n\n`);
+    // A client that does not read is dropped (it reconnects and resyncs), never buffered forever.
+    const write = (chunk: string): void => {
+      if (res.writableLength > SSE_MAX_BUFFER) res.end();
+      else res.write(chunk);
+    };
+    const send = (jws: string, seq: number): void => write(`id: ${seq}\nevent: manifest\ndata: ${jws}\n\n`);
     const held = this.store.latest;
     if (held) send(held.jws, held.seq);
-    else res.write(': no manifest published yet\n\n');
+    else write(': no manifest published yet\n\n');
     const off = this.store.onManifest((m) => send(m.jws, m.seq));
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
-    req.raw.on('close', () => {
+    const keepalive = setInterval(() => write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+    const endOnShutdown = this.store.onShutdown(() => res.end());
+    res.on('close', () => {
       off();
+      endOnShutdown();
       clearInterval(keepalive);
     });
   }
@@ -121,6 +129,8 @@ export class SnapshotsController {
       const held = this.store.latest;
       if (!isDatabaseUnavailable(err) || !held) throw err;
       const entry = this.store.subjectEntry(s, shardOf(s, held.claims.shard_count));
+      // A shard not held is "cannot tell" (503), never "nothing granted".
+      if (entry === undefined) throw err;
       answer = { position: held.ver, ...evaluateEntitlements(toSources(entry), now) };
     }
     return signCapabilityToken({

@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../libs/event-store/src/index.js';
+import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { ADMIN_TOKEN, INGEST_TOKEN, http, spawnLedger, subscriptionEvent } from './support/ledger-harness.js';
+
+function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'dist/apps/ledger/src/main.js')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('configuration', () => {
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be a whole number/],
+    [{ LEDGER_ROLE: 'boss' }, /LEDGER_ROLE must be one of all, api, worker/],
+    [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ connection string/],
+    [{ LEDGER_ADMIN_TOKEN: 'short' }, /LEDGER_ADMIN_TOKEN must be at least 16 characters/],
+    [{ LEDGER_MAX_BODY: '10' }, /LEDGER_MAX_BODY must be at least 1024/],
+  ])('refuses %j with a message saying how to fix it, exit 78', async (env, message) => {
+    const { code, stderr } = await runMain(env);
+    expect(code).toBe(78);
+    expect(stderr).toMatch(message);
+    expect(stderr).toMatch(/Fix the variables above/);
+    // A rejected secret is never echoed back.
+    if ('LEDGER_ADMIN_TOKEN' in env) expect(stderr).not.toContain('short"');
+  });
+});
+
+describe('logs', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('are JSON lines with request ids and no secrets', async () => {
+    const ledger = await spawnLedger(db.url);
+    const lines: string[] = [];
+    ledger.child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    const ok = await http(`${ledger.url}/v1/events`, { token: INGEST_TOKEN, body: subscriptionEvent(), headers: { 'x-request-id': 'req-test-42' } });
+    expect(ok.headers.get('x-request-id')).toBe('req-test-42');
+    const bad = await http(`${ledger.url}/v1/events`, { token: 'lgr_0123456789abcdef_not-a-real-secret-value-at-all-xxxxxxxxxx', body: subscriptionEvent() });
+    expect(bad.status).toBe(401);
+    const minted = await http(`${ledger.url}/v1/admin/tokens`, { token: ADMIN_TOKEN, body: { name: 'x', scopes: ['events:write'] } });
+    await new Promise((r) => setTimeout(r, 300));
+    await ledger.kill('SIGTERM');
+    const all = lines.join('\n');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.some((e) => e.reqId === 'req-test-42' && e.status === 200)).toBe(true);
+    for (const secret of [ADMIN_TOKEN, INGEST_TOKEN, 'not-a-real-secret-value', minted.body.token.split('_').pop()]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+});
