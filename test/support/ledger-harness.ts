@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { projectRoot } from '../../libs/event-store/src/index.js';
@@ -19,9 +21,11 @@ export interface RunningLedger {
   close(): Promise<void>;
 }
 
-/** Test defaults: fixed tokens and secret, quiet logs, any free port. */
+/** Test defaults: fixed tokens and secret, quiet logs, any free port, a private data dir. */
 export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
   return {
+    // Keys and the like go to a temporary directory, never into the checkout.
+    LEDGER_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'ledger-test-data-')),
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
     PORT: '0',

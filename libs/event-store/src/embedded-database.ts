@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -99,6 +99,12 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   const dataDir = path.resolve(options.dataDir);
   const parent = path.dirname(dataDir);
   await mkdir(parent, { recursive: true });
+  if (os.userInfo().uid === 0) {
+    // PostgreSQL runs as the postgres user and must traverse the parent (files inside, such
+    // as keys at 0600 in a 0700 directory, keep their own modes).
+    const { mode } = await stat(parent);
+    if ((mode & 0o001) === 0) await chmod(parent, (mode & 0o777) | 0o711);
+  }
   const password = await clusterPassword(path.join(parent, 'pg.password'));
   const log = options.log ?? (() => undefined);
   const url = (port: number): string =>
