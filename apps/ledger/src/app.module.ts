@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
+import { AdminEvents } from './admin/admin-events.js';
 import { ScopesGuard } from './auth/scopes.guard.js';
 import { SignatureVerifier } from './auth/signature.verifier.js';
 import { TokenService } from './auth/token.service.js';
@@ -49,11 +50,12 @@ export class AppModule {
         TokenService,
         SignatureVerifier,
         IngestService,
+        AdminEvents,
         { provide: APP_GUARD, useClass: ScopesGuard },
         { provide: APP_INTERCEPTOR, useClass: UnparsedBodyInterceptor },
         { provide: APP_FILTER, useFactory: () => new ProblemDetailsFilter(options.config.maxBody) },
       ],
-      exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry, IngestService],
+      exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry, IngestService, AdminEvents],
     };
   }
 }

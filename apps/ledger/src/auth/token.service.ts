@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type pg from 'pg';
-import { DatabaseUnavailableError, PostgresEventStore, isDatabaseUnavailable } from '@app/event-store';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '@app/event-store';
+import { AdminEvents } from '../admin/admin-events.js';
 import { LEDGER_CONFIG, SCOPES, type LedgerConfig, type Scope } from '../config/ledger.config.js';
 import { PG_POOL } from '../database/database.module.js';
 import { NotFoundError } from '../http/problem.errors.js';
@@ -44,7 +45,7 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
-    private readonly store: PostgresEventStore,
+    private readonly admin: AdminEvents,
   ) {
     if (config.adminToken) {
       this.envTokens.push({ id: 'env:LEDGER_ADMIN_TOKEN', name: 'LEDGER_ADMIN_TOKEN', scopes: ['admin'], hash: sha256(config.adminToken) });
@@ -115,20 +116,8 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
     await this.recordAdminEvent('token.revoked', id, { id, actor });
   }
 
-  private async recordAdminEvent(type: string, id: string, data: Record<string, unknown>): Promise<void> {
-    await this.store.append({
-      events: [
-        {
-          streamId: 'admin:tokens',
-          type,
-          source: 'admin',
-          sourceEventId: `${type}:${id}`,
-          payloadHash: createHash('sha256').update(JSON.stringify(data)).digest(),
-          data,
-          metadata: { actor: data['actor'] },
-        },
-      ],
-    });
+  private async recordAdminEvent(type: string, id: string, data: { actor: string } & Record<string, unknown>): Promise<void> {
+    await this.admin.record({ type, streamId: 'admin:tokens', sourceEventId: `${type}:${id}`, data });
   }
 
   private async lookup(id: string): Promise<StoredToken | null> {

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { grantRequestSchema, revokeRequestSchema, type GrantAddedData, type GrantRevokedData } from '@app/domain';
-import { PostgresEventStore } from '@app/event-store';
-import { sha256OfCanonical } from '@app/billing';
+import { AdminEvents } from '../admin/admin-events.js';
 import { CurrentPrincipal, RequireScope, type Principal } from '../auth/auth.decorators.js';
 import { ValidationError, fieldErrors } from '../http/problem.errors.js';
 import { parseSubject } from './subject.params.js';
@@ -15,7 +14,7 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 @ApiBearerAuth()
 @Controller('v1/admin/subjects/:subject/grants')
 export class GrantsController {
-  constructor(private readonly store: PostgresEventStore) {}
+  constructor(private readonly admin: AdminEvents) {}
 
   @Post()
   @HttpCode(201)
@@ -57,20 +56,13 @@ export class GrantsController {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new ValidationError('invalid Idempotency-Key', [{ path: 'Idempotency-Key', message: 'use 1-128 letters, digits, ".", "_", ":" or "-"' }]);
     }
-    const { events } = await this.store.append({
-      events: [
-        {
-          streamId: `grants:${subject}`,
-          type,
-          source: 'admin',
-          sourceEventId: key ? `${type}:${subject}:${key}` : `${type}:${randomUUID()}`,
-          subject,
-          payloadHash: sha256OfCanonical(data),
-          data,
-          metadata: { actor: data.actor },
-        },
-      ],
+    const recorded = await this.admin.record({
+      type,
+      streamId: `grants:${subject}`,
+      sourceEventId: key ? `${type}:${subject}:${key}` : `${type}:${randomUUID()}`,
+      subject,
+      data,
     });
-    return { position: events[0]!.position, duplicate: events[0]!.duplicate };
+    return { position: recorded.position, duplicate: recorded.duplicate };
   }
 }

@@ -2,11 +2,11 @@ import { Controller, Get, Header, HttpCode, Inject, Param, Post, Req, Res } from
 import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { PostgresEventStore, isDatabaseUnavailable } from '@app/event-store';
+import { isDatabaseUnavailable } from '@app/event-store';
+import { AdminEvents } from '../admin/admin-events.js';
 import { evaluateEntitlements, type EntitlementSources } from '@app/domain';
 import { EntitlementReader } from '@app/projections';
 import { shardOf, signCapabilityToken, type Jwks, type KeyRotation, type SubjectEntry } from '@app/snapshots';
-import { sha256OfCanonical } from '@app/billing';
 import { CurrentPrincipal, Public, RequireScope, type Principal } from '../auth/auth.decorators.js';
 import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
 import { PG_POOL } from '../database/database.module.js';
@@ -29,7 +29,7 @@ export class SnapshotsController {
     @Inject(EntitlementReader) private readonly reader: EntitlementReader,
     private readonly store: SnapshotStore,
     private readonly keys: KeyService,
-    private readonly events: PostgresEventStore,
+    private readonly admin: AdminEvents,
   ) {}
 
   /** The latest manifest as a compact JWS; `If-None-Match` with its ETag answers 304. */
@@ -152,8 +152,11 @@ export class SnapshotsController {
   async rotate(@CurrentPrincipal() who: Principal): Promise<KeyRotation> {
     const rotation = await this.keys.rotate();
     const data = { ...rotation, actor: `${who.kind}:${who.id}`, at: new Date().toISOString() };
-    await this.events.append({
-      events: [{ streamId: 'admin:keys', type: 'key.rotated', source: 'admin', sourceEventId: `key.rotated:${rotation.action}:${rotation.current}:${rotation.next ?? '-'}`, payloadHash: sha256OfCanonical(data), data, metadata: { actor: data.actor } }],
+    await this.admin.record({
+      type: 'key.rotated',
+      streamId: 'admin:keys',
+      sourceEventId: `key.rotated:${rotation.action}:${rotation.current}:${rotation.next ?? '-'}`,
+      data,
     });
     return rotation;
   }

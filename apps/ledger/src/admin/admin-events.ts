@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { PostgresEventStore, type AppendedEvent } from '@app/event-store';
+import { sha256OfCanonical } from '@app/billing';
+
+/** An admin action as recorded in the log: who did it is `data.actor`. */
+export interface AdminEvent {
+  readonly type: string;
+  readonly streamId: string;
+  /** Unique per action; a retry with the same id is recorded once. */
+  readonly sourceEventId: string;
+  readonly subject?: string;
+  readonly data: { readonly actor: string };
+}
+
+/** Every admin action (tokens, grants, key rotation) is an event in the log with its actor. */
+@Injectable()
+export class AdminEvents {
+  constructor(private readonly store: PostgresEventStore) {}
+
+  async record(event: AdminEvent): Promise<AppendedEvent> {
+    const { events } = await this.store.append({
+      events: [
+        {
+          streamId: event.streamId,
+          type: event.type,
+          source: 'admin',
+          sourceEventId: event.sourceEventId,
+          subject: event.subject ?? null,
+          payloadHash: sha256OfCanonical(event.data),
+          data: event.data,
+          metadata: { actor: event.data.actor },
+        },
+      ],
+    });
+    return events[0]!;
+  }
+}
