@@ -1,9 +1,9 @@
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '../libs/event-store/src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { scratchDir } from './support/scratch.js';
 import { INGEST_TOKEN, http, spawnLedger, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +16,7 @@ describe('fault: PostgreSQL stopped and started again', () => {
 
   beforeAll(async () => {
     // A private cluster this test may stop: never the shared server.
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ledger-fault-pg-'));
+    dir = scratchDir('ledger-fault-pg');
     await chmod(dir, 0o755);
     port = await freePort();
     database = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg'), port });

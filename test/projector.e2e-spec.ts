@@ -107,11 +107,12 @@ describe('two instances on one database', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // Both at once: they race for the migration lock and the projector lease.
     [a, b] = await Promise.all([spawnLedger(db.url), spawnLedger(db.url)]);
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([a, b].map((p) => p.kill('SIGTERM')));
-    await db.drop();
+    await Promise.all([a, b].map((p) => p?.kill('SIGTERM')));
+    await db?.drop();
   });
 
   it('projects on one only; when it dies the other takes over', async () => {

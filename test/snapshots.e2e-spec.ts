@@ -1,8 +1,8 @@
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '../libs/event-store/src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { scratchDir } from './support/scratch.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, http, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 import { waitForPosition } from './support/projection-check.js';
 import { evaluateShardEntry, sha256hex, shardOfSubject, verifyCompactJws } from './support/independent-verify.js';
@@ -52,7 +52,7 @@ describe('snapshots: signed manifests, shards, tokens', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ledger = await startLedger(db.url, { LEDGER_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'ledger-snap-')) });
+    ledger = await startLedger(db.url, { LEDGER_DATA_DIR: scratchDir('ledger-snap') });
     base = ledger.url;
   });
   afterAll(async () => {
@@ -194,7 +194,7 @@ describe('snapshots: signed manifests, shards, tokens', () => {
   it('continues seq across a restart', async () => {
     const before = await manifestAt(base, 0);
     await ledger.close();
-    ledger = await startLedger(db.url, { LEDGER_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'ledger-snap-')) });
+    ledger = await startLedger(db.url, { LEDGER_DATA_DIR: scratchDir('ledger-snap') });
     base = ledger.url;
     const p = await post(subscriptionEvent({}, { subject: 'after_restart', current_period_end: iso(now + 30 * DAY) }));
     const after = await manifestAt(base, p, before.claims.seq);
@@ -209,7 +209,7 @@ describe('snapshots: heartbeat', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ledger = await startLedger(db.url, { SNAPSHOT_TTL_S: '6', LEDGER_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'ledger-hb-')) });
+    ledger = await startLedger(db.url, { SNAPSHOT_TTL_S: '6', LEDGER_DATA_DIR: scratchDir('ledger-hb') });
   });
   afterAll(async () => {
     await ledger.close();
@@ -233,7 +233,7 @@ describe('fault: PostgreSQL stopped under the snapshot path', () => {
   let ledger: RunningLedger;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ledger-snapfault-'));
+    dir = scratchDir('ledger-snapfault');
     await chmod(dir, 0o755);
     database = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg'), port: await freePort() });
     await migrate({ databaseUrl: database.connectionString });

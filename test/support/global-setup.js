@@ -6,14 +6,22 @@ import path from 'node:path';
 import { startEmbeddedDatabase } from '../../dist/libs/event-store/src/index.js';
 
 /**
- * One PostgreSQL server per test run: DATABASE_URL when set, otherwise an embedded one
- * in a temporary directory. Each suite then creates its own database on it.
+ * One scratch directory per test run (LEDGER_TEST_SCRATCH; the teardown removes it) and one
+ * PostgreSQL server: DATABASE_URL when set, otherwise an embedded one in the scratch
+ * directory. Each suite then creates its own database on it.
  */
 export default async function globalSetup() {
+  if (!globalThis.__LEDGER_TEST_SCRATCH__) {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'ledger-test-run-'));
+    // As root the embedded server runs as `postgres`, which must reach its data directory.
+    await chmod(scratch, 0o755);
+    globalThis.__LEDGER_TEST_SCRATCH__ = scratch;
+    process.env.LEDGER_TEST_SCRATCH = scratch;
+  }
   if (process.env.DATABASE_URL || globalThis.__LEDGER_TEST_DB__) return;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ledger-test-pg-'));
+  const dir = await mkdtemp(path.join(globalThis.__LEDGER_TEST_SCRATCH__, 'pg-'));
   await chmod(dir, 0o755);
   const db = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg') });
-  globalThis.__LEDGER_TEST_DB__ = { db, dir };
+  globalThis.__LEDGER_TEST_DB__ = { db };
   process.env.DATABASE_URL = db.connectionString;
 }

@@ -1,11 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { projectRoot } from '../../libs/event-store/src/index.js';
 import { loadLedgerConfig } from '../../apps/ledger/src/config/ledger.config.js';
 import { createLedgerApp } from '../../apps/ledger/src/ledger-app.js';
 import { spawnLedgerProcess, type LedgerProcess } from './ledger-process.js';
+import { scratchDir } from './scratch.js';
 
 export type { LedgerProcess };
 
@@ -25,7 +24,7 @@ export interface RunningLedger {
 export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     // Keys and the like go to a temporary directory, never into the checkout.
-    LEDGER_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'ledger-test-data-')),
+    LEDGER_DATA_DIR: scratchDir('ledger-data'),
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
     PORT: '0',

@@ -11,6 +11,28 @@ export interface LedgerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** Every ledger process this test file started that has not exited yet. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills whatever ledger processes are still running (SIGKILL). Runs after every e2e/int file
+ * (test/support/after-suite.ts), so a suite whose setup failed half way never leaves a
+ * process behind that would keep jest from exiting.
+ */
+export async function killAllLedgerProcesses(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  running.clear();
+}
+
 /**
  * The built ledger (`dist/`, made by the pretest/prebench build) as a separate process, for
  * tests that kill it and benchmarks. Needs LOG_LEVEL ≥ info; resolves once it logs that it
@@ -22,13 +44,20 @@ export async function spawnLedgerProcess(env: Record<string, string>): Promise<L
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)),
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve(signal ?? code ?? -1);
+    }),
   );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-65_536)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ledger did not start in 30 s\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ledger did not start in 30 s\n${stderr}`));
+    }, 30_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {

@@ -9,7 +9,8 @@ export interface MigrateOptions {
 
 /**
  * Applies every pending migration from `migrations/`. node-pg-migrate holds a PostgreSQL
- * advisory lock while it runs, so several instances starting at once migrate exactly once.
+ * advisory lock while it runs; an instance that finds it held waits for it (rather than failing),
+ * so several instances starting at once migrate exactly once and all of them start.
  */
 export async function migrate(options: MigrateOptions): Promise<string[]> {
   const applied = await runner({
@@ -19,6 +20,7 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
     migrationsTable: 'pgmigrations',
     count: Infinity,
     noLock: false,
+    advisoryLockMode: 'wait',
     checkOrder: true,
     verbose: false,
     log: options.log ?? (() => undefined),

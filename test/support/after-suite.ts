@@ -1,0 +1,5 @@
+import { killAllLedgerProcesses } from './ledger-process.js';
+
+// After every int/e2e test file: no ledger process it started outlives it, even when its
+// own setup threw before it could remember the process to stop.
+afterAll(killAllLedgerProcesses);
