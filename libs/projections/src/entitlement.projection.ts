@@ -8,6 +8,9 @@ import {
   evolveSubscription,
   initialProviderFeatures,
   initialSubjectGrants,
+  initialSubjectApiKeys,
+  evolveSubjectApiKeys,
+  isApiKeyEventType,
   parseSubscriptionRecordedData,
   policyEventKind,
   subscriptionKey,
@@ -18,6 +21,7 @@ import {
   type LedgerEvent,
   type ProviderFeaturesFold,
   type SubjectGrantsFold,
+  type SubjectApiKeysFold,
   type SubscriptionFold,
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
@@ -38,6 +42,7 @@ export function toLedgerEvent(e: RecordedEvent): LedgerEvent {
 interface SubjectRow {
   grants: SubjectGrantsFold;
   providerFeatures: ProviderFeaturesFold;
+  apiKeys: SubjectApiKeysFold;
 }
 
 export interface ApplyResult {
@@ -78,7 +83,7 @@ export class EntitlementProjection {
       if (kind === 'subscription') {
         const data = parseSubscriptionRecordedData(e.data);
         if (data) subKeys.add(subscriptionKey(e.source, data.subscription.id));
-      } else if (kind === 'grant' || kind === 'provider_features') {
+      } else if (kind === 'grant' || kind === 'provider_features' || isApiKeyEventType(e.type)) {
         const subject = (e.data as { subject?: unknown } | null)?.subject;
         if (typeof subject === 'string') directSubjects.add(subject);
       }
@@ -216,19 +221,20 @@ export class EntitlementProjection {
     const t = this.tables;
     // One JSON document per statement: cheaper on both sides than arrays of escaped JSON.
     await db.query(
-      `INSERT INTO ${t.subjects} (subject, grants, provider_features, sources, position)
-       SELECT subject, grants, provider_features, sources, position
+      `INSERT INTO ${t.subjects} (subject, grants, provider_features, api_keys, sources, position)
+       SELECT subject, grants, provider_features, api_keys, sources, position
          FROM jsonb_to_recordset($1::jsonb)
-           AS x(subject text, grants jsonb, provider_features jsonb, sources jsonb, position bigint)
+           AS x(subject text, grants jsonb, provider_features jsonb, api_keys jsonb, sources jsonb, position bigint)
        ON CONFLICT (subject) DO UPDATE
          SET grants = EXCLUDED.grants, provider_features = EXCLUDED.provider_features,
-             sources = EXCLUDED.sources, position = EXCLUDED.position`,
+             api_keys = EXCLUDED.api_keys, sources = EXCLUDED.sources, position = EXCLUDED.position`,
       [
         JSON.stringify(
           subjects.map((s, i) => ({
             subject: s,
             grants: known.get(s)?.grants ?? initialSubjectGrants(s),
             provider_features: known.get(s)?.providerFeatures ?? initialProviderFeatures(s),
+            api_keys: known.get(s)?.apiKeys ?? initialSubjectApiKeys(s),
             sources: sources[i],
             position: positions.get(s)!,
           })),
@@ -261,8 +267,13 @@ export class EntitlementProjection {
 
   private async loadSubjects(db: pg.ClientBase, subjects: string[]): Promise<Map<string, SubjectRow>> {
     if (subjects.length === 0) return new Map();
-    const { rows } = await db.query<{ subject: string; grants: SubjectGrantsFold | null; provider_features: ProviderFeaturesFold | null }>(
-      `SELECT subject, grants, provider_features FROM ${this.tables.subjects} WHERE subject = ANY($1::text[])`,
+    const { rows } = await db.query<{
+      subject: string;
+      grants: SubjectGrantsFold | null;
+      provider_features: ProviderFeaturesFold | null;
+      api_keys: SubjectApiKeysFold | null;
+    }>(
+      `SELECT subject, grants, provider_features, api_keys FROM ${this.tables.subjects} WHERE subject = ANY($1::text[])`,
       [subjects],
     );
     return new Map(
@@ -271,6 +282,7 @@ export class EntitlementProjection {
         {
           grants: r.grants ?? initialSubjectGrants(r.subject),
           providerFeatures: r.provider_features ?? initialProviderFeatures(r.subject),
+          apiKeys: r.api_keys ?? initialSubjectApiKeys(r.subject),
         },
       ]),
     );
@@ -325,7 +337,11 @@ interface FoldState {
 function rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
   let row = rows.get(subject);
   if (!row) {
-    row = { grants: initialSubjectGrants(subject), providerFeatures: initialProviderFeatures(subject) };
+    row = {
+      grants: initialSubjectGrants(subject),
+      providerFeatures: initialProviderFeatures(subject),
+      apiKeys: initialSubjectApiKeys(subject),
+    };
     rows.set(subject, row);
   }
   return row;
@@ -334,6 +350,15 @@ function rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
 /** Folds events, in position order, into the state with the pure policy. */
 function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
   for (const e of ledger) {
+    if (isApiKeyEventType(e.type)) {
+      // Not an entitlement: the keys ride along in the subject's row (and its shard entry).
+      const subject = (e.data as { subject?: unknown } | null)?.subject;
+      if (typeof subject !== 'string') continue;
+      const row = rowFor(state.rows, subject);
+      row.apiKeys = evolveSubjectApiKeys(row.apiKeys, e);
+      state.touched.set(subject, e.position);
+      continue;
+    }
     const kind = policyEventKind(e.type);
     switch (kind) {
       case 'catalog':

@@ -5,13 +5,14 @@ import { EntitlementReader } from '@app/projections';
 import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
 import { PG_POOL } from '../database/database.module.js';
 import { CatalogService } from './catalog.service.js';
+import { ApiKeysController } from './api-keys.controller.js';
 import { GrantsController } from './grants.controller.js';
 import { ENTITLEMENT_POLICY, ProjectorService } from './projector.service.js';
 import { SubjectsController } from './subjects.controller.js';
 
 /** The entitlement projection, its reads, the plan catalog and admin grants. */
 @Module({
-  controllers: [SubjectsController, GrantsController],
+  controllers: [SubjectsController, GrantsController, ApiKeysController],
   providers: [
     {
       provide: ENTITLEMENT_POLICY,

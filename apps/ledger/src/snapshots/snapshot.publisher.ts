@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
-import type { CriticalityClass, EntitlementSources } from '@app/domain';
+import { apiKeyHashes, type CriticalityClass, type EntitlementSources, type SubjectApiKeysFold } from '@app/domain';
 import { LeaderLease, sleep } from '@app/projections';
 import {
   ManifestChain,
@@ -131,11 +131,11 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       const changes = new Map<string, SubjectEntry | null>();
       let classes: Record<string, CriticalityClass> = {};
       if (checkpoint > ver || ver === 0) {
-        const { rows } = await client.query<{ subject: string; sources: EntitlementSources }>(
-          'SELECT subject, sources FROM ent_subjects WHERE position > $1',
+        const { rows } = await client.query<{ subject: string; sources: EntitlementSources; api_keys: SubjectApiKeysFold | null }>(
+          'SELECT subject, sources, api_keys FROM ent_subjects WHERE position > $1',
           [ver],
         );
-        for (const r of rows) changes.set(r.subject, subjectEntry(r.sources, []));
+        for (const r of rows) changes.set(r.subject, subjectEntry(r.sources, apiKeyHashes(r.api_keys)));
       }
       const cat = await client.query<{ classes: Record<string, CriticalityClass> | null }>("SELECT catalog->'classes' AS classes FROM ent_catalog");
       classes = cat.rows[0]?.classes ?? {};

@@ -1,0 +1,2 @@
+export * from './api-key.events.js';
+export * from './subject-api-keys.fold.js';
