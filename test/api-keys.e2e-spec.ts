@@ -39,7 +39,7 @@ describe('subject API keys: issued and revoked as events, their hashes in the sh
 
   async function verifierAt(position: number): Promise<void> {
     const deadline = Date.now() + 20_000;
-    while (verifier.state().ver < position) {
+    while ((verifier.state().ver ?? 0) < position) {
       if (Date.now() > deadline) throw new Error(`verifier did not reach ver ${position}`);
       await verifier.sync().catch(() => undefined);
       await sleep(50);

@@ -10,7 +10,7 @@ import { http } from './ledger-harness.js';
 export const DEFAULT_POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
 
 async function dump(db: pg.ClientBase, t: EntitlementTables): Promise<{ subjects: unknown[]; subscriptions: unknown[]; catalog: unknown[] }> {
-  const subjects = await db.query(`SELECT subject, grants, provider_features, sources FROM ${t.subjects} ORDER BY subject`);
+  const subjects = await db.query(`SELECT subject, grants, provider_features, api_keys, sources FROM ${t.subjects} ORDER BY subject`);
   const subscriptions = await db.query(`SELECT key, subject, fold FROM ${t.subscriptions} ORDER BY key`);
   const catalog = await db.query(`SELECT catalog, position FROM ${t.catalog}`);
   return { subjects: subjects.rows, subscriptions: subscriptions.rows, catalog: catalog.rows };

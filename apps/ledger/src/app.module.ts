@@ -3,6 +3,9 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { AdminEvents } from './admin/admin-events.js';
+import { AdminJobsController, AdminReplayController } from './admin/admin.controllers.js';
+import { RebuildJobsService } from './admin/rebuild-jobs.service.js';
+import { ReplayService } from './admin/replay.service.js';
 import { ScopesGuard } from './auth/scopes.guard.js';
 import { SignatureVerifier } from './auth/signature.verifier.js';
 import { TokenService } from './auth/token.service.js';
@@ -41,7 +44,7 @@ export class AppModule {
         SnapshotsModule,
         WebhooksModule,
       ],
-      controllers: [EventsController, TokensController, HealthController, MetricsController],
+      controllers: [EventsController, TokensController, HealthController, MetricsController, AdminJobsController, AdminReplayController],
       providers: [
         { provide: LEDGER_CONFIG, useValue: options.config },
         { provide: DATABASE_URL, useValue: options.databaseUrl },
@@ -51,6 +54,8 @@ export class AppModule {
         SignatureVerifier,
         IngestService,
         AdminEvents,
+        RebuildJobsService,
+        ReplayService,
         { provide: APP_GUARD, useClass: ScopesGuard },
         { provide: APP_INTERCEPTOR, useClass: UnparsedBodyInterceptor },
         { provide: APP_FILTER, useFactory: () => new ProblemDetailsFilter(options.config.maxBody) },

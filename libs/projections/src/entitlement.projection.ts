@@ -120,18 +120,16 @@ export class EntitlementProjection {
   }
 
   /**
-   * Builds the model from the whole log into EMPTY tables: folds everything in memory (reading
-   * the next batch while folding the current one) and writes each fold once. The result is
-   * the same as `apply` over the same events in any batching. Returns the last position.
+   * Folds the log up to `upTo` in memory, writing nothing: reads the next batch while folding
+   * the current one. With `catalog`, that catalog stands in for every catalog the log
+   * published (a what-if). Stops with an AbortError when `signal` is aborted.
    */
-  async rebuild(
-    db: pg.ClientBase,
-    options: { upTo?: number; batchSize?: number; onBatch?: (position: number) => void } = {},
-  ): Promise<number> {
+  async fold(db: pg.ClientBase, options: FoldOptions = {}): Promise<FoldedModel> {
     const batchSize = options.batchSize ?? 10_000;
     const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER;
     const state: FoldState = {
-      catalog: EMPTY_CATALOG,
+      catalog: options.catalog ?? EMPTY_CATALOG,
+      catalogFixed: options.catalog !== undefined,
       catalogPosition: 0,
       subs: new Map(),
       rows: new Map(),
@@ -139,42 +137,71 @@ export class EntitlementProjection {
       touched: new Map(),
     };
     let position = 0;
-    let next = readForRebuild(db, 0, batchSize);
+    let next = readForRebuild(db, 0, Math.min(batchSize, upTo));
     for (;;) {
       const batch = (await next).filter((e) => e.position <= upTo);
       if (batch.length === 0) break;
+      options.signal?.throwIfAborted();
       position = batch[batch.length - 1]!.position;
       // Ask for the next batch before folding this one: the server works while we fold.
-      next = position < upTo ? readForRebuild(db, position, batchSize) : Promise.resolve([]);
+      next = position < upTo ? readForRebuild(db, position, Math.min(batchSize, upTo - position)) : Promise.resolve([]);
       foldEvents(state, batch);
       options.onBatch?.(position);
     }
     await next.catch(() => undefined);
+    return { position, state };
+  }
 
+  /** Writes a folded model into EMPTY tables (this projection's), each fold once. */
+  async write(db: pg.ClientBase, folded: FoldedModel, signal?: AbortSignal): Promise<void> {
+    const { state } = folded;
     const folds = [...state.subs.values()];
-    for (let i = 0; i < folds.length; i += PAGE * 5) await this.writeSubscriptions(db, folds.slice(i, i + PAGE * 5));
+    for (let i = 0; i < folds.length; i += PAGE * 5) {
+      signal?.throwIfAborted();
+      await this.writeSubscriptions(db, folds.slice(i, i + PAGE * 5));
+    }
     if (state.catalogPosition > 0) await this.writeCatalog(db, state.catalog, state.catalogPosition);
+    const sources = this.sources(folded);
+    const subjects = [...sources.keys()];
+    const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
+    for (let i = 0; i < subjects.length; i += PAGE * 5) {
+      signal?.throwIfAborted();
+      const page = subjects.slice(i, i + PAGE * 5);
+      await this.writeSubjects(db, page, state.rows, page.map((s) => sources.get(s)!), positions);
+    }
+  }
+
+  /** The entitlement sources of every subject the folded log touched, by subject. */
+  sources(folded: FoldedModel): Map<string, EntitlementSources> {
+    const { state } = folded;
     const bySubject = new Map<string, SubscriptionFold[]>();
-    for (const f of folds) {
+    for (const f of state.subs.values()) {
       const subject = subscriptionSubject(f);
       if (subject === null) continue;
       const list = bySubject.get(subject) ?? [];
       list.push(f);
       bySubject.set(subject, list);
     }
-    const subjects = [...state.touched.keys()];
-    const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
-    for (let i = 0; i < subjects.length; i += PAGE * 5) {
-      const page = subjects.slice(i, i + PAGE * 5);
-      await this.writeSubjects(
-        db,
-        page,
-        state.rows,
-        page.map((subject) => this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), state.catalog)),
-        positions,
-      );
+    const out = new Map<string, EntitlementSources>();
+    for (const subject of state.touched.keys()) {
+      out.set(subject, this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), state.catalog));
     }
-    return position;
+    return out;
+  }
+
+  /** The live API keys of a subject in a folded model. */
+  apiKeysOf(folded: FoldedModel, subject: string): SubjectApiKeysFold | null {
+    return folded.state.rows.get(subject)?.apiKeys ?? null;
+  }
+
+  /**
+   * Builds the model from the whole log into EMPTY tables: `fold`, then `write`. The result
+   * is the same as `apply` over the same events in any batching. Returns the last position.
+   */
+  async rebuild(db: pg.ClientBase, options: Omit<FoldOptions, 'catalog'> = {}): Promise<number> {
+    const folded = await this.fold(db, options);
+    await this.write(db, folded, options.signal);
+    return folded.position;
   }
 
   /** Recomputes and stores the sources of `subjects` from the folds now in the tables. */
@@ -322,9 +349,29 @@ async function readForRebuild(db: pg.ClientBase, after: number, limit: number): 
   return rows;
 }
 
+export interface FoldOptions {
+  /** The last position to fold (default: the head when reading ends). */
+  readonly upTo?: number;
+  readonly batchSize?: number;
+  /** Called after each batch with the position folded so far. */
+  readonly onBatch?: (position: number) => void;
+  readonly signal?: AbortSignal;
+  /** A catalog standing in for every catalog publication in the log (what-if). */
+  readonly catalog?: Catalog;
+}
+
+/** The log folded in memory up to `position` (opaque; see `EntitlementProjection.fold`). */
+export interface FoldedModel {
+  readonly position: number;
+  /** @internal */
+  readonly state: FoldState;
+}
+
 /** In-memory fold state of a batch (apply) or of the whole log (rebuild). */
 interface FoldState {
   catalog: Catalog;
+  /** A what-if catalog: catalog events in the log are skipped. */
+  readonly catalogFixed?: boolean;
   /** Position of the last catalog event folded (0: none). */
   catalogPosition: number;
   readonly subs: Map<string, SubscriptionFold>;
@@ -362,6 +409,7 @@ function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
     const kind = policyEventKind(e.type);
     switch (kind) {
       case 'catalog':
+        if (state.catalogFixed) break;
         state.catalog = evolveCatalog(state.catalog, e).fold;
         state.catalogPosition = e.position;
         break;

@@ -226,6 +226,16 @@ export class ShardSet {
   }
 
   /**
+   * Every subject held, shard by shard.
+   *
+   * @example
+   * [...set.subjects()]; // ['org_7', 'org_42', …]
+   */
+  *subjects(): IterableIterator<string> {
+    for (const slot of this.#slots) yield* slot.index.keys();
+  }
+
+  /**
    * The entry subject `subject` has in its shard, or null.
    *
    * @example

@@ -3,13 +3,13 @@ import { PostgresEventStore, type AppendedEvent } from '@app/event-store';
 import { sha256OfCanonical } from '@app/billing';
 
 /** An admin action as recorded in the log: who did it is `data.actor`. */
-export interface AdminEvent {
+export interface AdminEvent<D extends { readonly actor: string } = { readonly actor: string }> {
   readonly type: string;
   readonly streamId: string;
   /** Unique per action; a retry with the same id is recorded once. */
   readonly sourceEventId: string;
   readonly subject?: string;
-  readonly data: { readonly actor: string };
+  readonly data: D;
 }
 
 /** Every admin action (tokens, grants, key rotation) is an event in the log with its actor. */
@@ -17,7 +17,7 @@ export interface AdminEvent {
 export class AdminEvents {
   constructor(private readonly store: PostgresEventStore) {}
 
-  async record(event: AdminEvent): Promise<AppendedEvent> {
+  async record<D extends { readonly actor: string }>(event: AdminEvent<D>): Promise<AppendedEvent> {
     const { events } = await this.store.append({
       events: [
         {

@@ -28,6 +28,7 @@ const byCode: Record<string, { status: number; slug: string; title: string }> = 
   VALIDATION_FAILED: { status: 400, slug: 'validation-failed', title: 'Invalid request' },
   PAYLOAD_INVALID: { status: 400, slug: 'validation-failed', title: 'Invalid request' },
   NOT_FOUND: { status: 404, slug: 'not-found', title: 'Not found' },
+  CONFLICT: { status: 409, slug: 'conflict', title: 'Conflict' },
   IDEMPOTENCY_CONFLICT: { status: 409, slug: 'idempotency-conflict', title: 'Event id reused with a different body' },
   WRONG_EXPECTED_VERSION: { status: 409, slug: 'version-conflict', title: 'Stream version conflict' },
   APPEND_REJECTED: { status: 422, slug: 'append-rejected', title: 'Event refused by the store' },
@@ -59,7 +60,8 @@ export function toProblem(err: unknown, maxBody: number): ProblemDetails {
           : message;
     // Our errors carry `errors`; billing's PayloadInvalidError carries `issues` of the same shape.
     const errors = (err as { errors?: FieldError[] }).errors ?? (err as { issues?: FieldError[] }).issues;
-    return { type: problemType(m.slug), title: m.title, status: m.status, detail, ...(errors ? { errors } : {}) };
+    const extensions = err instanceof RequestError ? err.extensions : undefined;
+    return { ...extensions, type: problemType(m.slug), title: m.title, status: m.status, detail, ...(errors ? { errors } : {}) };
   }
   const fst = fastifyCodes[code];
   if (fst) {

@@ -12,9 +12,12 @@ export class RequestError extends Error {
       | 'FORBIDDEN'
       | 'VALIDATION_FAILED'
       | 'NOT_FOUND'
+      | 'CONFLICT'
       | 'NOT_READY',
     message: string,
     readonly errors?: readonly FieldError[],
+    /** Extra members of the problem object (RFC 9457 extensions), e.g. the job in the way. */
+    readonly extensions?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = new.target.name;
@@ -42,6 +45,13 @@ export class ValidationError extends RequestError {
 export class NotFoundError extends RequestError {
   constructor(message: string) {
     super('NOT_FOUND', message);
+  }
+}
+
+/** The request conflicts with the current state (e.g. a rebuild already running). */
+export class ConflictError extends RequestError {
+  constructor(message: string, extensions?: Record<string, unknown>) {
+    super('CONFLICT', message, undefined, extensions);
   }
 }
 

@@ -68,16 +68,28 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async lead(client: pg.Client, signal: AbortSignal): Promise<void> {
-    const { shardCount, chain, shards, restored } = await this.restore(client);
+    const { shardCount, chain, shards, restored, generation: restoredGeneration } = await this.restore(client);
     let ver = shards.ver;
+    let generation = restoredGeneration;
     // A set not restored from the database has shards nobody stored yet: store them all once.
     let unstored = restored ? [] : shards.manifestEntries().map((s) => s.id);
     const heartbeatMs = (this.config.snapshotTtlS * 1000) / 3;
     while (!signal.aborted) {
-      const { checkpoint, changes, classes } = await this.readChanges(client, ver);
+      const read = await this.readChanges(client, ver, generation, shards);
+      const { checkpoint, changes, classes } = read;
       const last = chain.last;
       const lastIat = last ? decodeManifest(last.jws).claims.iat * 1000 : 0;
-      const reason = !last ? 'first' : checkpoint > ver ? 'changes' : Date.now() - lastIat >= heartbeatMs ? 'heartbeat' : null;
+      const swapped = generation !== null && read.generation !== generation;
+      const reason = !last
+        ? 'first'
+        : swapped
+          ? 'rebuild'
+          : checkpoint > ver
+            ? 'changes'
+            : Date.now() - lastIat >= heartbeatMs
+              ? 'heartbeat'
+              : null;
+      generation = read.generation;
       if (reason) {
         const changed = [...new Set([...unstored, ...(changes.size > 0 ? shards.applyChanges(changes, checkpoint) : [])])];
         ver = Math.max(ver, checkpoint);
@@ -87,7 +99,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
           const s = shards.shard(id);
           return [s.sha256, { id, bytes: s.bytes, ver: s.ver }] as const;
         }));
-        await this.persist(client, claims.seq, ver, jws, newShards);
+        await this.persist(client, claims.seq, ver, generation, jws, newShards);
         chain.append(jws);
         unstored = [];
         // Every shard of the manifest, so the store holds all it will serve during an outage.
@@ -100,47 +112,70 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
   }
 
   /** The chain and shard set as last published (a restart continues the seq). */
-  private async restore(client: pg.Client): Promise<{ shardCount: number; chain: ManifestChain; shards: ShardSet; restored: boolean }> {
+  private async restore(
+    client: pg.Client,
+  ): Promise<{ shardCount: number; chain: ManifestChain; shards: ShardSet; restored: boolean; generation: number | null }> {
     const shardCount = this.config.snapshotShards;
-    const { rows } = await client.query<{ seq: string; jws: string }>('SELECT seq, jws FROM snapshot_manifests ORDER BY seq DESC LIMIT 1');
+    const { rows } = await client.query<{ seq: string; jws: string; generation: number }>(
+      'SELECT seq, jws, generation FROM snapshot_manifests ORDER BY seq DESC LIMIT 1',
+    );
     const last = rows[0] ? { seq: Number(rows[0].seq), jws: rows[0].jws } : null;
     const chain = new ManifestChain({ issuer: this.config.issuer, ttlS: this.config.snapshotTtlS, shardCount, last });
-    if (!last) return { shardCount, chain, shards: new ShardSet(shardCount), restored: false };
+    // null: nothing published from any generation yet (a first read takes everything anyway).
+    if (!last) return { shardCount, chain, shards: new ShardSet(shardCount), restored: false, generation: null };
     const claims = decodeManifest(last.jws).claims;
     if (claims.shard_count !== shardCount) {
       this.logger.warn(`shard count changed (${claims.shard_count} → ${shardCount}): republishing every subject`);
-      return { shardCount, chain, shards: new ShardSet(shardCount), restored: false };
+      return { shardCount, chain, shards: new ShardSet(shardCount), restored: false, generation: null };
     }
     const hashes = claims.shards.map((s) => s.sha256);
     const r = await client.query<{ sha256: string; bytes: Buffer }>('SELECT sha256, bytes FROM snapshot_shards WHERE sha256 = ANY($1::text[])', [hashes]);
     const bytes = new Map(r.rows.map((x) => [x.sha256, x.bytes]));
     const missing = hashes.filter((h) => !bytes.has(h));
     if (missing.length > 0) throw new Error(`manifest ${last.seq}: ${missing.length} shards are not stored`);
-    return { shardCount, chain, shards: ShardSet.restore(shardCount, hashes.map((h) => bytes.get(h)!)), restored: true };
+    return {
+      shardCount,
+      chain,
+      shards: ShardSet.restore(shardCount, hashes.map((h) => bytes.get(h)!)),
+      restored: true,
+      generation: rows[0]!.generation,
+    };
   }
 
-  /** Subjects changed since `ver`, with the checkpoint they reflect: one consistent snapshot. */
+  /**
+   * Subjects changed since `ver`, with the checkpoint they reflect: one consistent snapshot.
+   * After a blue/green swap (the projection's generation moved) every subject is compared:
+   * the new model may differ anywhere, and subjects it no longer has leave their shards.
+   */
   private async readChanges(
     client: pg.Client,
     ver: number,
-  ): Promise<{ checkpoint: number; changes: Map<string, SubjectEntry | null>; classes: Record<string, CriticalityClass> }> {
+    generation: number | null,
+    shards: ShardSet,
+  ): Promise<{ checkpoint: number; generation: number; changes: Map<string, SubjectEntry | null>; classes: Record<string, CriticalityClass> }> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      const cp = await client.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [ENTITLEMENTS_PROJECTION]);
+      const cp = await client.query<{ position: string; generation: number }>(
+        'SELECT position, generation FROM projection_checkpoints WHERE name = $1',
+        [ENTITLEMENTS_PROJECTION],
+      );
       const checkpoint = Number(cp.rows[0]?.position ?? 0);
+      const current = cp.rows[0]?.generation ?? 0;
+      const everything = generation !== null && generation !== current;
       const changes = new Map<string, SubjectEntry | null>();
       let classes: Record<string, CriticalityClass> = {};
-      if (checkpoint > ver || ver === 0) {
+      if (everything) for (const subject of shards.subjects()) changes.set(subject, null);
+      if (everything || checkpoint > ver || ver === 0) {
         const { rows } = await client.query<{ subject: string; sources: EntitlementSources; api_keys: SubjectApiKeysFold | null }>(
           'SELECT subject, sources, api_keys FROM ent_subjects WHERE position > $1',
-          [ver],
+          [everything ? 0 : ver],
         );
         for (const r of rows) changes.set(r.subject, subjectEntry(r.sources, apiKeyHashes(r.api_keys)));
       }
       const cat = await client.query<{ classes: Record<string, CriticalityClass> | null }>("SELECT catalog->'classes' AS classes FROM ent_catalog");
       classes = cat.rows[0]?.classes ?? {};
       await client.query('COMMIT');
-      return { checkpoint, changes, classes };
+      return { checkpoint, generation: current, changes, classes };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -151,6 +186,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     client: pg.Client,
     seq: number,
     ver: number,
+    generation: number,
     jws: string,
     shards: ReadonlyMap<string, { id: number; bytes: Buffer; ver: number }>,
   ): Promise<void> {
@@ -165,7 +201,10 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
           [list.map(([h]) => h), list.map(([, s]) => s.id), list.map(([, s]) => s.ver), list.map(([, s]) => s.bytes)],
         );
       }
-      await client.query('INSERT INTO snapshot_manifests (seq, ver, sha256, jws) VALUES ($1, $2, encode(sha256(convert_to($3, \'UTF8\')), \'hex\'), $3)', [seq, ver, jws]);
+      await client.query(
+        "INSERT INTO snapshot_manifests (seq, ver, generation, sha256, jws) VALUES ($1, $2, $3, encode(sha256(convert_to($4, 'UTF8')), 'hex'), $4)",
+        [seq, ver, generation, jws],
+      );
       await client.query(`SELECT pg_notify('${MANIFEST_CHANNEL}', $1::text)`, [String(seq)]);
       await client.query('COMMIT');
     } catch (err) {
