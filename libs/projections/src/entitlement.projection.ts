@@ -55,6 +55,9 @@ export interface ApplyResult {
 
 /** Subjects recomputed per statement when a catalog change touches everyone. */
 const PAGE = 2_000;
+/** Events folded between two turns of the event loop during a rebuild. */
+const FOLD_SLICE = 2_000;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Folds batches of log events into the entitlement read model with the pure policy of
@@ -145,7 +148,12 @@ export class EntitlementProjection {
       position = batch[batch.length - 1]!.position;
       // Ask for the next batch before folding this one: the server works while we fold.
       next = position < upTo ? readForRebuild(db, position, Math.min(batchSize, upTo - position)) : Promise.resolve([]);
-      foldEvents(state, batch);
+      // In slices, yielding between them: a rebuild inside a serving process must not hold
+      // its event loop (and every request waiting on it) for a whole batch.
+      for (let i = 0; i < batch.length; i += FOLD_SLICE) {
+        if (i > 0) await yieldToEventLoop();
+        foldEvents(state, i === 0 && batch.length <= FOLD_SLICE ? batch : batch.slice(i, i + FOLD_SLICE));
+      }
       options.onBatch?.(position);
     }
     await next.catch(() => undefined);
@@ -156,32 +164,26 @@ export class EntitlementProjection {
   async write(db: pg.ClientBase, folded: FoldedModel, signal?: AbortSignal): Promise<void> {
     const { state } = folded;
     const folds = [...state.subs.values()];
-    for (let i = 0; i < folds.length; i += PAGE * 5) {
+    for (let i = 0; i < folds.length; i += PAGE) {
       signal?.throwIfAborted();
-      await this.writeSubscriptions(db, folds.slice(i, i + PAGE * 5));
+      await this.writeSubscriptions(db, folds.slice(i, i + PAGE));
     }
     if (state.catalogPosition > 0) await this.writeCatalog(db, state.catalog, state.catalogPosition);
-    const sources = this.sources(folded);
-    const subjects = [...sources.keys()];
+    const bySubject = subscriptionsBySubject(state);
+    const subjects = [...state.touched.keys()];
     const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
-    for (let i = 0; i < subjects.length; i += PAGE * 5) {
+    for (let i = 0; i < subjects.length; i += PAGE) {
       signal?.throwIfAborted();
-      const page = subjects.slice(i, i + PAGE * 5);
-      await this.writeSubjects(db, page, state.rows, page.map((s) => sources.get(s)!), positions);
+      const page = subjects.slice(i, i + PAGE);
+      const sources = page.map((s) => this.sourcesOf(s, bySubject.get(s) ?? [], state.rows.get(s), state.catalog));
+      await this.writeSubjects(db, page, state.rows, sources, positions);
     }
   }
 
   /** The entitlement sources of every subject the folded log touched, by subject. */
   sources(folded: FoldedModel): Map<string, EntitlementSources> {
     const { state } = folded;
-    const bySubject = new Map<string, SubscriptionFold[]>();
-    for (const f of state.subs.values()) {
-      const subject = subscriptionSubject(f);
-      if (subject === null) continue;
-      const list = bySubject.get(subject) ?? [];
-      list.push(f);
-      bySubject.set(subject, list);
-    }
+    const bySubject = subscriptionsBySubject(state);
     const out = new Map<string, EntitlementSources>();
     for (const subject of state.touched.keys()) {
       out.set(subject, this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), state.catalog));
@@ -379,6 +381,18 @@ interface FoldState {
   readonly dirtySubs: Set<string>;
   /** Subject → position of the last event that touched it (the same whatever the batching). */
   readonly touched: Map<string, number>;
+}
+
+function subscriptionsBySubject(state: FoldState): Map<string, SubscriptionFold[]> {
+  const bySubject = new Map<string, SubscriptionFold[]>();
+  for (const f of state.subs.values()) {
+    const subject = subscriptionSubject(f);
+    if (subject === null) continue;
+    const list = bySubject.get(subject) ?? [];
+    list.push(f);
+    bySubject.set(subject, list);
+  }
+  return bySubject;
 }
 
 function rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
