@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { catalogSchema, isoInstant } from '@app/domain';
@@ -41,6 +41,7 @@ export class AdminJobsController {
    * Rebuilds a projection blue/green: beside the live model, which keeps serving; then an
    * atomic swap. 409 (with the running `job`) while a rebuild of it runs on any instance.
    */
+  @ApiOperation({ summary: 'Rebuild a projection blue/green (a job)' })
   @Post('projections/:name/rebuild')
   @HttpCode(202)
   @RequireScope('admin')
@@ -60,6 +61,7 @@ export class AdminJobsController {
   }
 
   /** A job's progress: `processed` of `total` log positions, `rate` per second, `eta_s`. */
+  @ApiOperation({ summary: "A job's state and progress" })
   @Get('jobs/:id')
   @RequireScope('admin')
   @Header('Cache-Control', 'no-store')
@@ -69,6 +71,7 @@ export class AdminJobsController {
   }
 
   /** The 20 most recent jobs, newest first. */
+  @ApiOperation({ summary: 'Recent jobs' })
   @Get('jobs')
   @RequireScope('admin')
   @ApiOkResponse({ schema: { example: { jobs: [JOB_EXAMPLE] } } })
@@ -88,6 +91,7 @@ export class AdminReplayController {
    * N, evaluated when N was recorded), `?at=T` (what was recorded by T, evaluated at T), or
    * neither (the head, now). Subjects with nothing are left out.
    */
+  @ApiOperation({ summary: "Every subject's entitlements at a point, replayed from the log" })
   @Get('entitlements')
   @RequireScope('admin')
   @ApiQuery({ name: 'at', required: false })
@@ -111,6 +115,7 @@ export class AdminReplayController {
    * A dry run of another plan catalog over the whole log: which subjects' entitlements at
    * `at` (default now) would differ, feature by feature. Nothing is written.
    */
+  @ApiOperation({ summary: 'Dry-run another plan catalog over history' })
   @Post('what-if')
   @HttpCode(200)
   @RequireScope('admin')

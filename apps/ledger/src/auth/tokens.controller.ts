@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { SCOPES } from '../config/ledger.config.js';
 import { ValidationError, fieldErrors } from '../http/problem.errors.js';
@@ -20,6 +20,9 @@ export class TokensController {
   constructor(private readonly tokens: TokenService) {}
 
   /** Mints a scoped token. The secret is in this answer only. */
+  @ApiOperation({ summary: 'Mint a scoped API token (shown once)' })
+  @ApiBody({ schema: { example: { name: 'billing-webhooks', scopes: ['events:write'] } } })
+  @ApiCreatedResponse({ schema: { example: { id: '3f9c2a7d1e5b4c68', token: 'lgr_3f9c2a7d1e5b4c68_Zq0…', scopes: ['events:write'] } } })
   @Post()
   @HttpCode(201)
   @RequireScope('admin')
@@ -30,6 +33,8 @@ export class TokensController {
   }
 
   /** Revokes a token: at once on this instance, within 5 s on every other. */
+  @ApiOperation({ summary: 'Revoke an API token' })
+  @ApiNoContentResponse({ description: 'revoked: at once here, within 5 s on every instance' })
   @Delete(':id')
   @HttpCode(204)
   @RequireScope('admin')

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type pg from 'pg';
 import {
   API_KEY_CREATED,
@@ -36,6 +36,9 @@ export class ApiKeysController {
   ) {}
 
   /** Issues a key. The key is in this answer only. */
+  @ApiOperation({ summary: 'Issue an API key for a subject (shown once; its SHA-256 is published)' })
+  @ApiBody({ schema: { example: { name: 'ci pipeline' } } })
+  @ApiCreatedResponse({ schema: { example: { id: 'ak_5e0d4c3b2a190817', key: 'lsk_q8V…', name: 'ci pipeline', subject: 'org_42', position: 1310 } } })
   @Post()
   @HttpCode(201)
   @RequireScope('admin')
@@ -61,6 +64,8 @@ export class ApiKeysController {
   }
 
   /** The subject's live keys as the model holds them (never the keys; not their hashes either). */
+  @ApiOperation({ summary: "A subject's live API keys (ids and names)" })
+  @ApiOkResponse({ schema: { example: { subject: 'org_42', position: 1310, api_keys: [{ id: 'ak_5e0d4c3b2a190817', name: 'ci pipeline', created_at: '2026-11-24T10:00:00.000Z', actor: 'token:3f9c2a7d1e5b4c68' }] } } })
   @Get()
   @RequireScope('admin')
   async list(@Param('subject') subject: string): Promise<{ subject: string; position: number; api_keys: Array<{ id: string; name: string; created_at: string; actor: string }> }> {
@@ -78,6 +83,9 @@ export class ApiKeysController {
   }
 
   /** Revokes a key; revoking it again answers the first revocation (`duplicate: true`). */
+  @ApiOperation({ summary: "Revoke a subject's API key" })
+  @ApiBody({ schema: { example: { reason: 'leaked in a build log' } } })
+  @ApiOkResponse({ schema: { example: { id: 'ak_5e0d4c3b2a190817', subject: 'org_42', position: 1311, duplicate: false } } })
   @Delete(':id')
   @HttpCode(200)
   @RequireScope('admin')

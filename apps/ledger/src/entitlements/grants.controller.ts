@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Headers, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { grantRequestSchema, revokeRequestSchema, type GrantAddedData, type GrantRevokedData } from '@app/domain';
 import { AdminEvents } from '../admin/admin-events.js';
 import { CurrentPrincipal, RequireScope, type Principal } from '../auth/auth.decorators.js';
@@ -16,6 +16,9 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 export class GrantsController {
   constructor(private readonly admin: AdminEvents) {}
 
+  @ApiOperation({ summary: 'Grant a feature to a subject (an event with actor and reason)' })
+  @ApiBody({ schema: { example: { feature: 'beta_reports', value: true, expires_at: '2027-01-01T00:00:00Z', reason: 'design partner' } } })
+  @ApiCreatedResponse({ schema: { example: { position: 1301, duplicate: false, grant: { subject: 'org_42', feature: 'beta_reports', value: true, expires_at: '2027-01-01T00:00:00Z', reason: 'design partner', actor: 'token:3f9c2a7d1e5b4c68' } } } })
   @Post()
   @HttpCode(201)
   @RequireScope('admin')
@@ -34,6 +37,9 @@ export class GrantsController {
     return { ...result, grant: data };
   }
 
+  @ApiOperation({ summary: 'Revoke an admin grant (an event with actor and reason)' })
+  @ApiBody({ schema: { example: { reason: 'trial over' } } })
+  @ApiOkResponse({ schema: { example: { position: 1302, duplicate: false, revocation: { subject: 'org_42', feature: 'beta_reports', reason: 'trial over', actor: 'token:3f9c2a7d1e5b4c68' } } } })
   @Delete(':feature')
   @HttpCode(200)
   @RequireScope('admin')

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { EntitlementReader, type EntitlementsAnswer, type HistoryAnswer } from '@app/projections';
 import { RequireScope } from '../auth/auth.decorators.js';
 import { ValidationError, fieldErrors } from '../http/problem.errors.js';
@@ -16,6 +16,7 @@ export class SubjectsController {
    * (`?position=N`), or as the ledger knew them at a past time (`?at=T`, evaluated at T).
    * A subject with nothing answers `plan: null` and no features.
    */
+  @ApiOperation({ summary: "A subject's entitlements: now, after a position, or at a past time" })
   @Get('entitlements')
   @RequireScope('entitlements:read')
   @ApiQuery({ name: 'at', required: false, description: 'ISO-8601 time: what the ledger had recorded by then, evaluated then' })
@@ -50,6 +51,8 @@ export class SubjectsController {
   }
 
   /** Every event that touched the subject, with the entitlements it changed or why it changed nothing. */
+  @ApiOperation({ summary: 'Every event that touched a subject and what it changed' })
+  @ApiOkResponse({ schema: { example: { subject: 'org_42', events: [{ position: 17, type: 'subscription.updated', source: 'stripe', source_event_id: 'evt_1Q…', occurred_at: '2026-11-24T10:00:00.000Z', recorded_at: '2026-11-24T10:00:00.412Z', changes: [{ feature: 'seats', from: 5, to: 10 }], note: null }, { position: 18, type: 'subscription.updated', source: 'stripe', source_event_id: 'evt_0P…', occurred_at: '2026-11-20T09:00:00.000Z', recorded_at: '2026-11-24T10:00:01.020Z', changes: [], note: 'stale_delivery' }] } } })
   @Get('history')
   @RequireScope('admin')
   async history(@Param('subject') subject: string): Promise<HistoryAnswer> {

@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
 import { HealthRegistry } from './health.registry.js';
@@ -11,6 +11,8 @@ export class HealthController {
 
   /** The process is up and its event loop answers. */
   @Public()
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
   @Get('live')
   live(): { status: 'ok' } {
     return { status: 'ok' };
@@ -18,6 +20,8 @@ export class HealthController {
 
   /** Each component with its criticality class; 503 only when a class A path cannot be served. */
   @Public()
+  @ApiOperation({ summary: 'Readiness: every component with its criticality class' })
+  @ApiOkResponse({ description: 'ok or degraded: every class A path can be served', schema: { example: { status: 'degraded', components: [{ name: 'database', class: 'A', status: 'down', detail: 'PostgreSQL unreachable; snapshots served from memory' }, { name: 'snapshots', class: 'A', status: 'ok', detail: 'manifest seq 812, ver 1234, 12 s old' }, { name: 'projector', class: 'B', status: 'ok', detail: 'lag 0 events' }] } } })
   @Get('ready')
   @ApiOkResponse({ description: 'ok or degraded: every class A path can be served' })
   @ApiServiceUnavailableResponse({ description: 'down: a class A path cannot be served' })

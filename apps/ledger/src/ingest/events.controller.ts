@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequireSignature, type Principal } from '../auth/auth.decorators.js';
 import { IngestService, type IngestResult } from './ingest.service.js';
 
@@ -30,6 +30,7 @@ export class EventsController {
    * Records one subscription event, or an array of up to 1000 (all or nothing). Answers
    * only after the events are committed; a redelivery answers its original position.
    */
+  @ApiOperation({ summary: 'Record one billing event or a batch of up to 1000' })
   @Post()
   @HttpCode(200)
   @RequireSignature('ledger', 'events:write')

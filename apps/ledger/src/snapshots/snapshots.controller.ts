@@ -1,5 +1,5 @@
 import { Controller, Get, Header, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from '@app/event-store';
@@ -33,6 +33,8 @@ export class SnapshotsController {
   ) {}
 
   /** The latest manifest as a compact JWS; `If-None-Match` with its ETag answers 304. */
+  @ApiOperation({ summary: 'The latest signed manifest (compact JWS; ETag, 304)' })
+  @ApiOkResponse({ content: { 'application/jwt': { example: 'eyJhbGciOiJFZERTQSIsImtpZCI6IjE3MzI0…', schema: { type: 'string' } } } })
   @Get('v1/snapshots/latest')
   @RequireScope('snapshots:read')
   @ApiBearerAuth()
@@ -50,6 +52,8 @@ export class SnapshotsController {
   }
 
   /** Shard bytes by their SHA-256: immutable, cacheable forever, no auth (only the manifest names them). */
+  @ApiOperation({ summary: "A shard's bytes by their SHA-256 (immutable)" })
+  @ApiOkResponse({ schema: { example: { shard: 12, ver: 1234, subjects: { org_42: { plan: 'pro', valid_until: '2026-12-25T10:00:00.000Z', plans: [{ id: 'pro', tier: 2, valid_until: '2026-12-25T10:00:00.000Z' }], features: { api: [{ value: true, valid_until: '2026-12-25T10:00:00.000Z' }] }, api_keys: [] } } } } })
   @Get('v1/snapshots/shards/:sha256')
   @Public()
   @ApiProduces('application/json')
@@ -69,6 +73,8 @@ export class SnapshotsController {
   }
 
   /** Server-Sent Events: `manifest` with the compact JWS, on connect and on every publication. */
+  @ApiOperation({ summary: 'Server-Sent Events: each manifest as it is published' })
+  @ApiOkResponse({ content: { 'text/event-stream': { example: 'event: manifest\ndata: eyJhbGciOiJFZERTQSIs…\n\n', schema: { type: 'string' } } } })
   @Get('v1/snapshots/stream')
   @RequireScope('snapshots:read')
   @ApiBearerAuth()
@@ -103,6 +109,8 @@ export class SnapshotsController {
   }
 
   /** Current keys, the announced next key, and retired keys until what they signed has expired. */
+  @ApiOperation({ summary: 'The public signing keys (current, next, retired)' })
+  @ApiOkResponse({ schema: { example: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: '1732420000-a1b2', alg: 'EdDSA', use: 'sig' }] } } })
   @Get('.well-known/jwks.json')
   @Public()
   @Header('Cache-Control', 'public, max-age=60')
@@ -115,6 +123,7 @@ export class SnapshotsController {
    * now, for at most TOKEN_TTL_S and never past its entitlements' valid_until. While the
    * database is down it is made from the last published snapshot.
    */
+  @ApiOperation({ summary: 'A capability token for a subject (EdDSA JWT)' })
   @Get('v1/subjects/:subject/token')
   @RequireScope('entitlements:read')
   @ApiBearerAuth()
@@ -145,6 +154,8 @@ export class SnapshotsController {
   }
 
   /** Announces the next signing key; called again, promotes it. Recorded in the log. */
+  @ApiOperation({ summary: 'Rotate the signing key: announce the next key, then promote it' })
+  @ApiOkResponse({ schema: { example: { action: 'announced', current: '1732420000-a1b2', next: '1732506400-c3d4' } } })
   @Post('v1/admin/keys/rotate')
   @HttpCode(200)
   @RequireScope('admin')

@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { RequireSignature } from '../auth/auth.decorators.js';
 import type { IngestResult } from '../ingest/ingest.service.js';
@@ -84,6 +84,7 @@ const committed = (id: string) => ({
 export class WebhooksController {
   constructor(private readonly webhooks: WebhookIngestService) {}
 
+  @ApiOperation({ summary: 'Stripe webhook endpoint' })
   @Post('stripe')
   @HttpCode(200)
   @RequireSignature('stripe')
@@ -99,6 +100,7 @@ export class WebhooksController {
     return this.webhooks.record('stripe', req.rawBody);
   }
 
+  @ApiOperation({ summary: 'Paddle Billing webhook endpoint' })
   @Post('paddle')
   @HttpCode(200)
   @RequireSignature('paddle')
