@@ -1,4 +1,4 @@
-import { stripVTControlCharacters, styleText } from 'node:util';
+import { stripVTControlCharacters } from 'node:util';
 import type {
   EntitlementsAnswer,
   FeatureChange,
@@ -19,8 +19,11 @@ export interface Paint {
   (style: Style, text: string): string;
 }
 
+// SGR on/off pairs; the gate is ours (util.styleText decides by the process's own stdout)
+const SGR: Record<Style, readonly [number, number]> = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] };
+
 export function paint(enabled: boolean): Paint {
-  const fn = ((style: Style, text: string) => (enabled ? styleText(style, text) : text)) as Paint;
+  const fn = ((style: Style, text: string) => (enabled ? `\x1b[${SGR[style][0]}m${text}\x1b[${SGR[style][1]}m` : text)) as Paint;
   Object.defineProperty(fn, 'enabled', { value: enabled });
   return fn;
 }
