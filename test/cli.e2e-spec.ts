@@ -3,7 +3,7 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import pg from 'pg';
-import { projectRoot } from '../libs/event-store/src/index.js';
+import { freePort, projectRoot } from '../libs/event-store/src/index.js';
 import { createVerifier } from '../libs/verifier/src/index.js';
 import { createDirectoryCache } from '../libs/verifier/src/node/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
@@ -190,9 +190,9 @@ describe('ledger CLI against a running ledger', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toBe('error: no token: pass --token or set LEDGER_TOKEN (or LEDGER_ADMIN_TOKEN)\n');
 
-    const down = await cli(['at', 'org_cli', '--json'], { LEDGER_URL: 'http://127.0.0.1:9', LEDGER_TOKEN: secret });
+    const down = await cli(['at', 'org_cli', '--json'], { LEDGER_URL: `http://127.0.0.1:${await freePort()}`, LEDGER_TOKEN: secret });
     expect(down.code).toBe(1);
-    expect(json(down)).toMatchObject({ type: 'urn:ledger-cli:unreachable', title: 'cannot reach the ledger' });
+    expect(json(down)).toMatchObject({ type: 'urn:ledger-cli:unreachable', title: 'cannot reach the ledger', detail: expect.stringContaining('ECONNREFUSED') });
     expect(down.stdout + down.stderr).not.toContain(secret);
   });
 
