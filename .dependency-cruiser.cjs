@@ -51,7 +51,24 @@ module.exports = {
       comment: 'import another library through @app/<lib> (its src/index.ts), never its internals',
       severity: 'error',
       from: { path: '^(apps|libs)/([^/]+)/', pathNot: '\\.(int-)?spec\\.ts$' },
-      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)', pathNot: '^$1/$2/' },
+      // @app/verifier/node (libs/verifier/src/node/index.ts) is the verifier's second entry point
+      to: { path: '^libs/[^/]+/src/(?!index\\.ts$|node/index\\.ts$)', pathNot: '^$1/$2/' },
+    },
+    {
+      name: 'cli-talks-http',
+      comment:
+        'the admin CLI is a client of the HTTP contract: it uses verifier (offline snapshot checks), ' +
+        'event-store (migrate) and domain only, never the service or the other libraries',
+      severity: 'error',
+      from: { path: '^apps/cli/' },
+      to: { path: '^(apps/(?!cli/)|libs/(?!(verifier|event-store|domain)/))' },
+    },
+    {
+      name: 'cli-no-framework',
+      comment: 'no Nest in the CLI: it starts in milliseconds and talks HTTP',
+      severity: 'error',
+      from: { path: '^apps/cli/' },
+      to: { path: 'node_modules/@nestjs' },
     },
     {
       name: 'no-circular',

@@ -1,5 +1,12 @@
 export { createVerifier } from './create-verifier.js';
 export {
+  verifySnapshot,
+  type SnapshotShardCheck,
+  type SnapshotShardEntry,
+  type SnapshotToVerify,
+  type SnapshotVerification,
+} from './verify-snapshot.js';
+export {
   VerifierError,
   InvalidOptionsError,
   LedgerError,
