@@ -184,7 +184,9 @@ describe('tokens, health, metrics', () => {
     });
     expect(minted.status).toBe(201);
     expect(minted.body).toEqual({ id: expect.any(String), token: expect.stringMatching(/^lgr_/), scopes: ['events:write'] });
-    const secret = minted.body.token.split('_').pop();
+    // lgr_<id>_<secret>: the secret (base64url) may itself contain '_'.
+    const secret = minted.body.token.slice(`lgr_${minted.body.id}_`.length);
+    expect(secret.length).toBeGreaterThanOrEqual(32);
     const { rows } = await pool.query('SELECT * FROM api_tokens WHERE id = $1', [minted.body.id]);
     expect(JSON.stringify(rows)).not.toContain(secret);
     expect(rows[0].secret_hash).toHaveLength(32);
