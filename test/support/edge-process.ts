@@ -40,7 +40,8 @@ export const EDGE_MAIN = (): string => path.join(projectRoot(), 'dist/apps/edge-
  */
 export async function spawnEdgeProcess(env: Record<string, string>, options: { wrap?: readonly string[] } = {}): Promise<EdgeProcess> {
   const wrap = options.wrap ?? [];
-  const [command, ...args] = [...wrap, process.execPath, EDGE_MAIN()] as [string, ...string[]];
+  const argv: string[] = [...wrap, process.execPath, EDGE_MAIN()];
+  const [command, ...args] = argv as [string, ...string[]];
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
