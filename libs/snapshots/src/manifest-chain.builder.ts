@@ -6,7 +6,7 @@ import { signManifest } from './manifest.sign.js';
 import { isNonNegativeInt, isPositiveInt, numericDate } from './ordering.util.js';
 import type { ManifestShard } from './shard-set.state.js';
 import { InvalidArgumentError, InvalidManifestError, VerRegressionError } from './snapshot.errors.js';
-import type { SigningKey } from './signing-key.types.js';
+import type { PublicJwk, SigningKey } from './signing-key.types.js';
 
 export interface ManifestChainOptions {
   /** `LEDGER_ISSUER`. */
@@ -24,6 +24,8 @@ export interface NextManifestInput {
   readonly now: Date;
   readonly shards: readonly ManifestShard[];
   readonly classes: Readonly<Record<string, CriticalityClass>>;
+  /** Public keys to vouch for in the `keys` claim (the JWKS: current, next, previous). */
+  readonly keys?: readonly PublicJwk[];
 }
 
 interface Link {
@@ -93,6 +95,7 @@ export class ManifestChain {
       shard_count: this.#shardCount,
       shards: input.shards,
       classes: input.classes,
+      ...(input.keys ? { keys: input.keys } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 import { CRITICALITY_CLASSES, type CriticalityClass } from '@app/domain';
 import { compareCodePoints, isNonNegativeInt, isPositiveInt, SHA256_HEX } from './ordering.util.js';
 import type { ManifestShard } from './shard-set.state.js';
+import type { PublicJwk } from './signing-key.types.js';
 import { InvalidManifestError } from './snapshot.errors.js';
 
 /** The claims of a snapshot manifest (docs/snapshot-format.md, "Manifest"). */
@@ -19,6 +20,12 @@ export interface ManifestClaims {
   readonly shards: readonly ManifestShard[];
   /** Feature → criticality class from the catalog in force (unlisted features are B). */
   readonly classes: Readonly<Record<string, CriticalityClass>>;
+  /**
+   * The ledger's public keys (current, announced next, previous not yet retired), vouched for
+   * by this signature: a verifier that trusts the signing key learns a rotated key from it.
+   * Optional; absent when the chain is given none.
+   */
+  readonly keys?: readonly PublicJwk[];
 }
 
 /** @internal Checks the claims and returns them in the pinned key order. */
@@ -47,6 +54,17 @@ export function canonicalManifestClaims(c: ManifestClaims): ManifestClaims {
   for (const [feature, cls] of classes) {
     if (!(CRITICALITY_CLASSES as readonly unknown[]).includes(cls)) throw bad(`classes.${feature} must be A, B or C`);
   }
+  let keys: PublicJwk[] | undefined;
+  if (c.keys !== undefined) {
+    if (!Array.isArray(c.keys)) throw bad('keys must be an array of public Ed25519 JWKs');
+    keys = c.keys.map((k: PublicJwk, i): PublicJwk => {
+      const ok =
+        typeof k === 'object' && k !== null && !('d' in k) && k.kty === 'OKP' && k.crv === 'Ed25519' &&
+        typeof k.x === 'string' && k.x !== '' && typeof k.kid === 'string' && k.kid !== '';
+      if (!ok) throw bad(`keys[${i}] must be a public Ed25519 JWK with a kid`);
+      return { kty: 'OKP', crv: 'Ed25519', x: k.x, kid: k.kid, alg: 'EdDSA', use: 'sig' };
+    });
+  }
   return {
     iss: c.iss,
     seq: c.seq,
@@ -57,5 +75,6 @@ export function canonicalManifestClaims(c: ManifestClaims): ManifestClaims {
     shard_count: c.shard_count,
     shards,
     classes: Object.fromEntries(classes),
+    ...(keys ? { keys } : {}),
   };
 }

@@ -88,6 +88,19 @@ describe('manifest', () => {
     expect(() => resumed.append(m1)).toThrow(InvalidManifestError);
   });
 
+  it('vouches for the JWKS in a signed keys claim (public members only), and refuses private or foreign keys', async () => {
+    const chain = new ManifestChain({ issuer: ISS, ttlS: 900, shardCount: 4 });
+    const keys = ring.jwks(T0).keys;
+    const claims = chain.next({ ver: 0, now: T0, shards: new ShardSet(4).manifestEntries(), classes: {}, keys });
+    const v = verifyCompactWithJwks(await signManifest(claims, ring.signingKey()), ring.jwks(T0), 'entitlements-manifest+jwt');
+    expect(Object.keys(v.claims)).toEqual(['iss', 'seq', 'ver', 'iat', 'exp', 'prev', 'shard_count', 'shards', 'classes', 'keys']);
+    expect(v.claims.keys).toEqual(keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', x: k.x, kid: k.kid, alg: 'EdDSA', use: 'sig' })));
+    const leaked = [{ ...keys[0]!, d: 'private' }] as unknown as typeof keys;
+    await expect(signManifest({ ...claims, keys: leaked }, ring.signingKey())).rejects.toThrow(InvalidManifestError);
+    const rsa = [{ kty: 'RSA', n: 'x', e: 'AQAB', kid: 'r' }] as unknown as typeof keys;
+    await expect(signManifest({ ...claims, keys: rsa }, ring.signingKey())).rejects.toThrow(InvalidManifestError);
+  });
+
   it('decodes without verifying, and refuses a token or claims off the format', async () => {
     const chain = new ManifestChain({ issuer: ISS, ttlS: 900, shardCount: 256 });
     const claims = chain.next({ ver: 0, now: T0, shards: new ShardSet(256).manifestEntries(), classes: {} });

@@ -93,7 +93,10 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       if (reason) {
         const changed = [...new Set([...unstored, ...(changes.size > 0 ? shards.applyChanges(changes, checkpoint) : [])])];
         ver = Math.max(ver, checkpoint);
-        const claims = chain.next({ ver, now: new Date(), shards: shards.manifestEntries(), classes });
+        // The JWKS rides in every manifest, signed: verifiers pinned to the current key learn
+        // an announced next key from it before the key signs (docs/snapshot-format.md).
+        const now = new Date();
+        const claims = chain.next({ ver, now, shards: shards.manifestEntries(), classes, keys: this.keys.jwks(now).keys });
         const jws = await signManifest(claims, this.keys.signingKey());
         const newShards = new Map(changed.map((id) => {
           const s = shards.shard(id);
