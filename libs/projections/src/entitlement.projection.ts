@@ -5,13 +5,13 @@ import {
   evolveCatalog,
   evolveProviderFeatures,
   evolveSubjectGrants,
-  evolveSubscription,
+  evolveSubscriptionFold,
   initialProviderFeatures,
   initialSubjectGrants,
   initialSubjectApiKeys,
   evolveSubjectApiKeys,
   isApiKeyEventType,
-  parseSubscriptionRecordedData,
+  readSubscriptionRecordedData,
   policyEventKind,
   subscriptionKey,
   subscriptionSubject,
@@ -84,7 +84,7 @@ export class EntitlementProjection {
     for (const e of ledger) {
       const kind = policyEventKind(e.type);
       if (kind === 'subscription') {
-        const data = parseSubscriptionRecordedData(e.data);
+        const data = readSubscriptionRecordedData(e.data);
         if (data) subKeys.add(subscriptionKey(e.source, data.subscription.id));
       } else if (kind === 'grant' || kind === 'provider_features' || isApiKeyEventType(e.type)) {
         const subject = (e.data as { subject?: unknown } | null)?.subject;
@@ -428,11 +428,11 @@ function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
         state.catalogPosition = e.position;
         break;
       case 'subscription': {
-        const data = parseSubscriptionRecordedData(e.data);
+        const data = readSubscriptionRecordedData(e.data);
         if (!data) break;
         const key = subscriptionKey(e.source, data.subscription.id);
         const before = state.subs.get(key);
-        const { fold } = evolveSubscription(before, e);
+        const fold = evolveSubscriptionFold(before, e, data);
         if (!fold) break;
         const from = before ? subscriptionSubject(before) : null;
         const to = subscriptionSubject(fold);

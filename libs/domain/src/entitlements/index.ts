@@ -46,6 +46,9 @@ export {
   subscriptionSubject,
   pastDueSince,
   evolveSubscription,
+  evolveSubscriptionFold,
+  readSubscriptionRecordedData,
+  isCanonicalInstant,
 } from './subscription.fold.js';
 export { type SubscriptionWindow, subscriptionWindow } from './subscription.window.js';
 export {

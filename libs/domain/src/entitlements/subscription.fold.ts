@@ -79,20 +79,43 @@ export function parseSubscriptionRecordedData(data: unknown): SubscriptionRecord
   if (typeof data !== 'object' || data === null) return null;
   const cached = parsedPayloads.get(data);
   if (cached !== undefined) return cached;
-  let result: SubscriptionRecordedData | null | undefined = canonicalRecordedData(data);
-  if (result === undefined) {
-    const parsed = subscriptionRecordedDataSchema.safeParse(data);
-    result = parsed.success ? parsed.data : null;
-  }
+  const result = readSubscriptionRecordedData(data);
   parsedPayloads.set(data, result);
   return result;
 }
 
+/**
+ * `parseSubscriptionRecordedData` without its cache, for callers that parse each payload
+ * once (a rebuild folds millions; a WeakMap entry per payload is work for the GC).
+ */
+export function readSubscriptionRecordedData(data: unknown): SubscriptionRecordedData | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const canonical = canonicalRecordedData(data);
+  if (canonical !== undefined) return canonical;
+  const parsed = subscriptionRecordedDataSchema.safeParse(data);
+  return parsed.success ? parsed.data : null;
+}
+
 const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const STATUSES: ReadonlySet<string> = new Set(SUBSCRIPTION_STATUSES);
-// Exactly the strings the schema's normalisation maps to themselves.
-const isInstant = (v: unknown): v is string =>
-  typeof v === 'string' && CANONICAL_INSTANT.test(v) && new Date(v).toISOString() === v;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digits2 = (v: string, i: number): number => (v.charCodeAt(i) - 48) * 10 + (v.charCodeAt(i + 1) - 48);
+/**
+ * Exactly the strings the schema's normalisation maps to themselves (`toISOString()` of
+ * themselves): the canonical shape with a real calendar date and time, checked by arithmetic
+ * (a rebuild checks millions of them; a Date and a string per check showed in its profile).
+ */
+export const isCanonicalInstant = (v: unknown): v is string => {
+  if (typeof v !== 'string' || v.length !== 24 || !CANONICAL_INSTANT.test(v)) return false;
+  const year = digits2(v, 0) * 100 + digits2(v, 2);
+  const month = digits2(v, 5);
+  const day = digits2(v, 8);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return false;
+  return digits2(v, 11) < 24 && digits2(v, 14) < 60 && digits2(v, 17) < 60;
+};
+const isInstant = isCanonicalInstant;
 const isNullableInstant = (v: unknown): boolean => v === null || isInstant(v);
 const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
@@ -153,7 +176,10 @@ function canonicalRecordedData(data: object): SubscriptionRecordedData | undefin
  * (compared by code unit, never by locale). Negative when `a` loses to `b`.
  */
 export function compareSubscriptionDeliveries(a: SubscriptionDelivery, b: SubscriptionDelivery): number {
-  const byTime = toMs(a.occurred_at) - toMs(b.occurred_at);
+  const x = a.occurred_at;
+  const y = b.occurred_at;
+  // Canonical instants (what the ledger stores) order as strings; anything else by value.
+  const byTime = x.length === 24 && y.length === 24 && x[23] === 'Z' && y[23] === 'Z' ? (x < y ? -1 : x > y ? 1 : 0) : toMs(x) - toMs(y);
   if (byTime !== 0) return byTime;
   const byRank = statusRank(a.subscription.status) - statusRank(b.subscription.status);
   if (byRank !== 0) return byRank;
@@ -230,7 +256,34 @@ export function evolveSubscription(
   if (!isSubscriptionEventType(event.type)) return { fold, note: 'ignored_type' };
   const data = parseSubscriptionRecordedData(event.data);
   if (data === null) return { fold, note: 'malformed_event' };
+  const r = foldDelivery(fold, event, event.type, data);
+  if (r.duplicate) return { fold: r.fold, note: 'duplicate_delivery' };
+  return { fold: r.fold, ...noteFor(fold, r.fold, r.delivery, catalog) };
+}
 
+/**
+ * `evolveSubscription` for projections: the same fold, from a payload the caller already
+ * parsed, without the history note (and its cost). Undefined for events it does not fold.
+ *
+ * @example
+ * const data = parseSubscriptionRecordedData(event.data);
+ * if (data) fold = evolveSubscriptionFold(fold, event, data) ?? fold;
+ */
+export function evolveSubscriptionFold(
+  fold: SubscriptionFold | undefined,
+  event: LedgerEvent,
+  data: SubscriptionRecordedData,
+): SubscriptionFold | undefined {
+  if (!isSubscriptionEventType(event.type)) return undefined;
+  return foldDelivery(fold, event, event.type, data).fold;
+}
+
+function foldDelivery(
+  fold: SubscriptionFold | undefined,
+  event: LedgerEvent,
+  type: SubscriptionEventType,
+  data: SubscriptionRecordedData,
+): { fold: SubscriptionFold; duplicate: boolean; delivery: SubscriptionDelivery } {
   const key = subscriptionKey(event.source, data.subscription.id);
   if (fold !== undefined && fold.key !== key) throw new SubscriptionKeyMismatchError(fold.key, key);
   const held: SubscriptionFold = fold ?? {
@@ -242,22 +295,21 @@ export function evolveSubscription(
   };
 
   // Dedupe by source event id; ingest refuses the same id with another body, so the first is kept.
-  if (held.deliveries.some((d) => d.source_event_id === event.source_event_id)) {
-    return { fold: held, note: 'duplicate_delivery' };
-  }
+  const known = held.deliveries.find((d) => d.source_event_id === event.source_event_id);
+  if (known) return { fold: held, duplicate: true, delivery: known };
   const delivery: SubscriptionDelivery = {
     source_event_id: event.source_event_id,
-    type: event.type,
+    type,
     occurred_at: data.occurred_at,
     subscription: data.subscription,
     plan_refs: data.plan_refs ?? null,
   };
   const next: SubscriptionFold = {
     ...held,
-    deleted: held.deleted || event.type === 'subscription.deleted',
+    deleted: held.deleted || type === 'subscription.deleted',
     deliveries: canonicalDeliveries([...held.deliveries, delivery]),
   };
-  return { fold: next, ...noteFor(fold, next, delivery, catalog) };
+  return { fold: next, duplicate: false, delivery };
 }
 
 function noteFor(
