@@ -305,9 +305,9 @@ describe('edge verifier through a ledger outage (SNAPSHOT_TTL_S 6)', () => {
     expect(down.body).toMatchObject({ status: 'down', source: 'none', seq: expect.any(Number) });
 
     // Without the persisted time floor, an hour back would put the held manifest before its exp again.
-    const wrap = faketimeMinusOneHour();
+    const clockBack = faketimeMinusOneHour();
     expect(await strict.kill('SIGTERM')).toBe(0);
-    strict = await spawnEdgeProcess(strictEnv, { wrap });
+    strict = await spawnEdgeProcess({ ...strictEnv, ...clockBack });
     for (const feature of FEATURES) {
       expect(await edgeCheck(strict.url, subject, feature)).toMatchObject({ allowed: false, source: 'none', reason: 'past_grace' });
     }

@@ -1,6 +1,5 @@
-import { killAllEdgeProcesses } from './edge-process.js';
-import { killAllLedgerProcesses } from './ledger-process.js';
+import { killAllServiceProcesses } from './service-process.js';
 
 // After every int/e2e test file: no ledger or edge verifier process it started outlives it,
 // even when its own setup threw before it could remember the process to stop.
-afterAll(() => Promise.all([killAllLedgerProcesses(), killAllEdgeProcesses()]));
+afterAll(killAllServiceProcesses);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, http } from './ledger-harness.js';
 import { scratchDir } from './scratch.js';
@@ -72,18 +72,25 @@ export async function metric(edgeUrl: string, name: string, labels: Record<strin
 }
 
 /**
- * The libfaketime wrapper that sets the clock back one hour, checked to really move a Node
- * process's clock. Throws when faketime is missing: the test needing it must fail, not pass.
+ * The environment that sets a process's clock back one hour with Debian's libfaketime
+ * (LD_PRELOAD), checked to really move a Node process's clock. The library is preloaded
+ * directly rather than through the `faketime` command, which forks and would leave the real
+ * process running when it is killed. Throws when libfaketime is missing: the test needing it
+ * must fail, not pass.
  */
-export function faketimeMinusOneHour(): string[] {
-  const wrap = ['faketime', '-f', '-1h'];
-  let out: string;
-  try {
-    out = execFileSync(wrap[0]!, [...wrap.slice(1), process.execPath, '-e', 'process.stdout.write(String(Date.now()))'], { encoding: 'utf8' });
-  } catch (e) {
-    throw new Error(`faketime is required for this test (apt-get install -y faketime; .ci/run installs it as root): ${String(e)}`, { cause: e });
-  }
+export function faketimeMinusOneHour(): Record<string, string> {
+  const lib = readdirSync('/usr/lib', { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join('/usr/lib', d.name, 'faketime', 'libfaketime.so.1'))
+    .concat('/usr/lib/faketime/libfaketime.so.1')
+    .find((f) => existsSync(f));
+  if (!lib) throw new Error('libfaketime is required for this test (apt-get install -y faketime; .ci/run installs it as root)');
+  const env = { LD_PRELOAD: lib, FAKETIME: '-1h' };
+  const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(Date.now()))'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
   const offset = Number(out) - Date.now();
-  if (!(offset < -3_500_000 && offset > -3_700_000)) throw new Error(`faketime did not set the clock back an hour (offset ${offset} ms)`);
-  return wrap;
+  if (!(offset < -3_500_000 && offset > -3_700_000)) throw new Error(`libfaketime did not set the clock back an hour (offset ${offset} ms)`);
+  return env;
 }

@@ -9,7 +9,6 @@ import { pino, type Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
 import type { LedgerConfig } from './config/ledger.config.js';
 import { registerJsonBodyParser } from './http/json-body.parser.js';
-import { sendProblem, toProblem } from './http/problem-details.filter.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -59,8 +58,6 @@ export async function createLedgerApp(options: {
     return503OnClosing: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Nest installs a handler first; ours replaces it on purpose (Fastify's own errors → problem+json).
-    allowErrorHandlerOverride: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl, logger }),
@@ -72,13 +69,9 @@ export async function createLedgerApp(options: {
 
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParser(fastify);
+  // Fastify's own errors (body parsing, limits, the media-type hook below) reach the error
+  // handler Nest installs, and through it the global ProblemDetailsFilter: problem+json too.
   const metrics = app.get(MetricsService);
-  // Errors raised by Fastify itself (body parsing, limits) get the same problem+json.
-  fastify.setErrorHandler((err, req, reply) => {
-    const problem = toProblem(err, config.maxBody);
-    if (problem.status >= 500) req.log.error({ err }, 'request failed');
-    sendProblem(reply, req, problem);
-  });
   // Every body this API takes is JSON: refuse other media types before any parser runs.
   fastify.addHook('onRequest', async (req) => {
     const type = req.headers['content-type'];
