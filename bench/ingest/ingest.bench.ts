@@ -5,7 +5,8 @@
  * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
  * and signed Stripe webhooks, with the share of request time the signature check takes.
  *
- * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_LOG_LEVEL
+ * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_LEDGER_NODE_ARGS
+ * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
  * (the ledger's LOG_LEVEL, default info).
  */
 import autocannon from 'autocannon';
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     LEDGER_INGEST_TOKEN: TOKEN,
     STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET,
     LEDGER_PLANS: `${projectRoot()}/plans.json`,
-  });
+  }, (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter(Boolean));
   try {
     await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
     const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);

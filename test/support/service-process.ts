@@ -20,6 +20,8 @@ export interface ServiceSpawn {
   readonly listeningMsg: string;
   /** The whole environment besides PATH (nothing is inherited). */
   readonly env: Record<string, string>;
+  /** Options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Every service process this test file started that has not exited yet. */
@@ -51,7 +53,7 @@ export async function killAllServiceProcesses(): Promise<void> {
  */
 export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServiceProcess> {
   // Node itself, never under a wrapper that forks (killing the wrapper would orphan it).
-  const child = spawn(process.execPath, [spec.main], { env: { PATH: process.env.PATH ?? '', ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.main], { env: { PATH: process.env.PATH ?? '', ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => {
