@@ -20,6 +20,13 @@ import { MANIFEST_CHANNEL, SnapshotStore } from './snapshot.store.js';
 
 /** Minimum time between two manifests: a burst of events yields a few manifests, not thousands. */
 const DEBOUNCE_MS = 250;
+/**
+ * After a publication that took D ms, the next waits at least D × this: under a steady
+ * stream of changes over many shards, publishing (re-encoding, hashing and storing every
+ * touched shard) takes at most a third of the process, and the projector beside it keeps up.
+ * Verifiers then get fewer, larger manifests; none is skipped that matters (each carries all).
+ */
+const BUSY_FACTOR = 2;
 
 /**
  * Publishes signed snapshots of the entitlement read model: a new manifest (and the shards
@@ -75,6 +82,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     let unstored = restored ? [] : shards.manifestEntries().map((s) => s.id);
     const heartbeatMs = (this.config.snapshotTtlS * 1000) / 3;
     while (!signal.aborted) {
+      const started = performance.now();
+      let published = false;
       const read = await this.readChanges(client, ver, generation, shards);
       const { checkpoint, changes, classes } = read;
       const last = chain.last;
@@ -108,9 +117,11 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
         // Every shard of the manifest, so the store holds all it will serve during an outage.
         this.store.accept(jws, new Map(shards.manifestEntries().map((e) => [e.sha256, shards.bytesByHash(e.sha256)!])));
         this.published.inc({ reason });
+        published = true;
         if (shardCount !== claims.shard_count) throw new Error('shard count changed while publishing');
       }
-      await sleep(DEBOUNCE_MS, signal);
+      const took = performance.now() - started;
+      await sleep(published ? Math.max(DEBOUNCE_MS, took * BUSY_FACTOR) : DEBOUNCE_MS, signal);
     }
   }
 
