@@ -1,10 +1,19 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAscii } from 'node:buffer';
 import type { CacheAdapter, CachedState } from '../types.js';
 
 const STATE_FILE = 'state.json';
 const SHARDS_DIR = 'shards';
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * UTF-8 bytes as one flat string (readFile's 'utf8' builds large files from chunks). ASCII, what
+ * the ledger's shards are, is copied as Latin-1: the same characters, without UTF-8 decoding.
+ */
+function decode(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
 
 type StateFile = Omit<CachedState, 'shards'> & { readonly shardHashes: readonly string[] };
 
@@ -46,7 +55,7 @@ export function createDirectoryCache(dir: string): CacheAdapter {
       for (const hash of Array.isArray(state.shardHashes) ? state.shardHashes : []) {
         if (typeof hash !== 'string' || !HEX64.test(hash)) continue;
         try {
-          shards[hash] = await readFile(join(shardsDir, `${hash}.json`), 'utf8');
+          shards[hash] = decode(await readFile(join(shardsDir, `${hash}.json`)));
         } catch {
           // a missing shard fails re-verification, which is the point
         }
