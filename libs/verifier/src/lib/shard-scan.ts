@@ -159,7 +159,7 @@ class Scanner {
         until = this.lastUntilMs;
       } else {
         const s = this.string();
-        until = Date.parse(s);
+        until = parseIsoUtc(s);
         if (!Number.isFinite(until)) throw GIVE_UP;
         this.lastUntil = s;
         this.lastUntilMs = until;
@@ -294,4 +294,47 @@ class Scanner {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * `Date.parse` of a timestamp, with a fast path for the ledger's `toISOString()` form
+ * (`YYYY-MM-DDTHH:mm:ss.sssZ`) on days that exist in every month; anything else is left to
+ * `Date.parse` itself, so the result is always `Date.parse`'s.
+ */
+export function parseIsoUtc(s: string): number {
+  if (
+    s.length !== 24 ||
+    s.charCodeAt(4) !== 0x2d ||
+    s.charCodeAt(7) !== 0x2d ||
+    s.charCodeAt(10) !== 0x54 ||
+    s.charCodeAt(13) !== 0x3a ||
+    s.charCodeAt(16) !== 0x3a ||
+    s.charCodeAt(19) !== 0x2e ||
+    s.charCodeAt(23) !== 0x5a
+  ) {
+    return Date.parse(s);
+  }
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const ms = digits(s, 20, 3);
+  // Date.UTC maps years 0-99 to 1900-1999
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+    return Date.parse(s);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/** The decimal number of `n` digits at `at`, or -1 if one of them is not a digit. */
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }

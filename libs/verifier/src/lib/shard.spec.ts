@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { SnapshotRejectedError } from '../errors.js';
 import { evaluateGrants, evaluateShardGrants, type EvaluationSlot, type Grant } from './decide.js';
 import { sha256Hex, shardOf } from './sha256.js';
+import { parseIsoUtc } from './shard-scan.js';
 import { FeatureIds, readShard } from './shard.js';
 
 type RawGrant = { value: boolean | number; valid_until: string | null };
@@ -103,5 +104,19 @@ describe('readShard: the canonical one-pass reader and JSON.parse agree', () => 
     const text = JSON.stringify({ shard: 1, ver: 0, subjects: Object.fromEntries(names.map((n) => [n, { features: {} }])) });
     const shard = await read(text, 1, 2);
     expect(Array.from(shard.home)).toEqual(names.map((n) => (shardOf(n, 2) === 1 ? 1 : 0)));
+  });
+});
+
+describe('parseIsoUtc', () => {
+  it('is Date.parse', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.parse('0000-01-01T00:00:00.000Z'), max: Date.parse('9999-12-31T23:59:59.999Z') }), (ms) => {
+        const iso = new Date(ms).toISOString();
+        return parseIsoUtc(iso) === Date.parse(iso);
+      }),
+    );
+    for (const s of ['2026-02-30T00:00:00.000Z', '2026-04-31T10:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T00:00:60.000Z', '2026-01-01 00:00:00.000Z', '2026-01-01T00:00:00.000+01:00', 'x'.repeat(24), '2026-01-01']) {
+      expect([s, parseIsoUtc(s)]).toEqual([s, Date.parse(s)]);
+    }
   });
 });
