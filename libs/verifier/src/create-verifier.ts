@@ -1,13 +1,12 @@
 import { LedgerError, SnapshotRejectedError, VerifierError } from './errors.js';
 import { TimeFloor } from './lib/clock.js';
-import { evaluateGrants, graceFor, isAllowed } from './lib/decide.js';
+import { evaluateShardGrants, graceFor, isAllowed, type EvaluationSlot } from './lib/decide.js';
 import { Emitter } from './lib/emitter.js';
 import { Keyring } from './lib/keyring.js';
 import { createLedgerClient, link } from './lib/ledger-client.js';
 import { checkSuccession, isRecord, message, verifyManifest, type Manifest } from './lib/manifest.js';
 import { resolveOptions } from './lib/options.js';
-import { shardOf } from './lib/sha256.js';
-import { readShard, type Shard } from './lib/shard.js';
+import { FeatureIds, readShard, type Shard } from './lib/shard.js';
 import { readSse } from './lib/sse.js';
 import { verifyCapabilityToken } from './lib/token.js';
 import type {
@@ -35,6 +34,12 @@ interface Held {
   readonly manifest: Manifest;
   /** By shard id. */
   readonly shards: readonly Shard[];
+  /**
+   * Subject → where its grants are: `offset * shardCount + shardId`, `offset` into that shard's
+   * `grants` (see `Shard`). Only subjects
+   * that belong in the shard holding them (`shardOf(subject) === shardId`) are listed.
+   */
+  readonly subjects: ReadonlyMap<string, number>;
   /** SHA-256 hex of an API key → subject. */
   readonly apiKeys: ReadonlyMap<string, string>;
 }
@@ -42,6 +47,8 @@ interface Held {
 type Via = VerifierEvents['sync']['via'];
 
 const encoder = new TextEncoder();
+/** Shards verified at once while loading the cache (bounds the memory a restart needs). */
+const CACHE_SHARD_CONCURRENCY = 4;
 
 /**
  * Creates a verifier that replicates the ledger's signed snapshots and decides locally.
@@ -61,7 +68,11 @@ const encoder = new TextEncoder();
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const config = resolveOptions(options);
-  const clock = new TimeFloor(config.now);
+  const readClock = config.now;
+  const clock = new TimeFloor(options.now === undefined ? Date.now : () => readClock().getTime());
+  const features = new FeatureIds();
+  /** Scratch for evaluations: `check` is synchronous, so one is enough. */
+  const evaluation: EvaluationSlot = { value: null, reason: 'not_granted' };
   const events = new Emitter<VerifierEvents>();
   const client = createLedgerClient(config);
 
@@ -150,7 +161,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   function install(manifest: Manifest, shards: readonly Shard[], via: Via, fetched: number): void {
     const previous = held;
-    held = { manifest, shards, apiKeys: indexApiKeys(previous, shards) };
+    held = { manifest, shards, subjects: indexSubjects(previous, manifest.shardCount, shards), apiKeys: indexApiKeys(previous, shards) };
     highestSeq = Math.max(highestSeq, manifest.seq);
     highestVer = Math.max(highestVer, manifest.ver);
     clock.observe(manifest.iat * 1000);
@@ -189,7 +200,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (e instanceof SnapshotRejectedError && responseEtag !== undefined) etag = responseEtag;
       throw e;
     }
-    const reusable = new Map((held?.shards ?? []).map((s) => [s.sha256, s]));
+    // a shard indexed under another shard count placed its subjects by that count: not reusable
+    const reusable = new Map(held && held.manifest.shardCount === next.shardCount ? held.shards.map((s) => [s.sha256, s]) : []);
     let fetched = 0;
     const shards = await mapLimit(next.shards, SHARD_CONCURRENCY, async (entry) => {
       const known = reusable.get(entry.sha256);
@@ -207,7 +219,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw e;
       }
       fetched += 1;
-      return readShard(bytes, entry);
+      return readShard(bytes, entry, next.shardCount, features);
     });
     install(next, shards, via, fetched);
     etag = responseEtag ?? null;
@@ -306,13 +318,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const manifest = await verifyManifest(cached.manifest, ring, config.issuer);
       await checkSuccession(manifest, { held: null, highestSeq, highestVer }, clock.now(), config.clockToleranceS);
       const texts = isRecord(cached.shards) ? cached.shards : {};
-      const shards = await Promise.all(
-        manifest.shards.map((entry) => {
-          const text = Object.hasOwn(texts, entry.sha256) ? texts[entry.sha256] : undefined;
-          if (typeof text !== 'string') throw new SnapshotRejectedError('cache_invalid', `shard ${entry.id} is missing`);
-          return readShard(encoder.encode(text), entry);
-        }),
-      );
+      const shards = await mapLimit(manifest.shards, CACHE_SHARD_CONCURRENCY, (entry) => {
+        const text = Object.hasOwn(texts, entry.sha256) ? texts[entry.sha256] : undefined;
+        if (typeof text !== 'string') throw new SnapshotRejectedError('cache_invalid', `shard ${entry.id} is missing`);
+        return readShard(text, entry, manifest.shardCount, features);
+      });
       install(manifest, shards, 'cache', 0);
       await learnKeys(ring, manifest);
     } catch (e) {
@@ -336,11 +346,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
     }
     const source = fresh ? 'fresh' : 'stale';
-    const entry = held.shards[shardOf(subject, manifest.shardCount)]?.subjects.get(subject);
-    if (!entry) {
+    const at = held.subjects.get(subject);
+    if (at === undefined) {
       return { allowed: false, value: null, source, ver: manifest.ver, stale_for_s: staleForS, reason: 'unknown_subject' };
     }
-    const { value, reason } = evaluateGrants(entry.features.get(feature), nowMs);
+    const count = manifest.shardCount;
+    const shardId = at % count;
+    evaluateShardGrants(held.shards[shardId]!.grants, (at - shardId) / count, features.get(feature), nowMs, evaluation);
+    const { value, reason } = evaluation;
     const allowed = isAllowed(value);
     return {
       allowed,
@@ -482,6 +495,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
+/**
+ * Subject → location ({@link Held.subjects}). The previous index is updated in place for the
+ * shards that changed: callers swap `held` in the same synchronous step, so no check ever sees
+ * a half-updated index. A different shard count relocates everything: built afresh.
+ */
+function indexSubjects(previous: Held | null, shardCount: number, shards: readonly Shard[]): Map<string, number> {
+  const reuse = previous !== null && previous.manifest.shardCount === shardCount;
+  const index = reuse ? (previous.subjects as Map<string, number>) : new Map<string, number>();
+  if (reuse) {
+    for (const old of previous.shards) {
+      if (shards[old.id] === old) continue;
+      for (let i = 0; i < old.subjects.length; i++) {
+        const subject = old.subjects[i]!;
+        if (old.home[i] === 1 && index.get(subject) === old.offsets[i]! * shardCount + old.id) index.delete(subject);
+      }
+    }
+  }
+  for (const shard of shards) {
+    if (reuse && previous.shards[shard.id] === shard) continue;
+    for (let i = 0; i < shard.subjects.length; i++) if (shard.home[i] === 1) index.set(shard.subjects[i]!, shard.offsets[i]! * shardCount + shard.id);
+  }
+  return index;
+}
+
 /** API key hash → subject, carried over from the previous index for the shards that did not change. */
 function indexApiKeys(previous: Held | null, shards: readonly Shard[]): Map<string, string> {
   const index = new Map(previous?.apiKeys ?? []);
@@ -489,13 +526,11 @@ function indexApiKeys(previous: Held | null, shards: readonly Shard[]): Map<stri
   const before = new Set((previous?.shards ?? []).map((s) => s.sha256));
   for (const old of previous?.shards ?? []) {
     if (current.has(old.sha256)) continue;
-    for (const [subject, entry] of old.subjects) {
-      for (const key of entry.apiKeys) if (index.get(key) === subject) index.delete(key);
-    }
+    for (let k = 0; k < old.apiKeys.length; k += 2) if (index.get(old.apiKeys[k]!) === old.apiKeys[k + 1]) index.delete(old.apiKeys[k]!);
   }
   for (const shard of shards) {
     if (before.has(shard.sha256)) continue;
-    for (const [subject, entry] of shard.subjects) for (const key of entry.apiKeys) index.set(key, subject);
+    for (let k = 0; k < shard.apiKeys.length; k += 2) index.set(shard.apiKeys[k]!, shard.apiKeys[k + 1]!);
   }
   return index;
 }

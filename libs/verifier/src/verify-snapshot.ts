@@ -1,7 +1,7 @@
 import { VerifierError } from './errors.js';
 import { assertPinnedKeys, Keyring } from './lib/keyring.js';
 import { message, verifyManifest, type ShardEntry } from './lib/manifest.js';
-import { readShard } from './lib/shard.js';
+import { FeatureIds, readShard } from './lib/shard.js';
 import type { FeatureClass, JsonWebKeySet } from './types.js';
 import type { JWK } from 'jose';
 
@@ -80,7 +80,8 @@ export async function verifySnapshot(input: SnapshotToVerify): Promise<SnapshotV
     }
   }
   const manifest = await verifyManifest(input.manifest, ring, input.issuer);
-  const shards = await Promise.all(manifest.shards.map((entry) => checkShard(entry, input.shard)));
+  const features = new FeatureIds();
+  const shards = await Promise.all(manifest.shards.map((entry) => checkShard(entry, manifest.shardCount, features, input.shard)));
   return {
     ok: shards.every((s) => s.error === null),
     kid: manifest.kid,
@@ -99,6 +100,8 @@ export async function verifySnapshot(input: SnapshotToVerify): Promise<SnapshotV
 
 async function checkShard(
   entry: ShardEntry,
+  shardCount: number,
+  features: FeatureIds,
   load: (entry: SnapshotShardEntry) => Promise<Uint8Array | null>,
 ): Promise<SnapshotShardCheck> {
   const fail = (code: string, text: string): SnapshotShardCheck => ({ ...entry, subjects: null, error: { code, message: text } });
@@ -113,11 +116,11 @@ async function checkShard(
     return fail('shard_size_mismatch', `shard ${entry.id} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
   }
   try {
-    const shard = await readShard(bytes, entry);
-    if (shard.subjects.size !== entry.count) {
-      return fail('shard_invalid', `shard ${entry.id} holds ${shard.subjects.size} subjects, the manifest says ${entry.count}`);
+    const shard = await readShard(bytes, entry, shardCount, features);
+    if (shard.subjects.length !== entry.count) {
+      return fail('shard_invalid', `shard ${entry.id} holds ${shard.subjects.length} subjects, the manifest says ${entry.count}`);
     }
-    return { ...entry, subjects: shard.subjects.size, error: null };
+    return { ...entry, subjects: shard.subjects.length, error: null };
   } catch (e) {
     if (e instanceof VerifierError) return fail(e.code, e.message);
     throw e;

@@ -6,7 +6,8 @@ export class TimeFloor {
   private floorMs: number;
 
   constructor(
-    private readonly clock: () => Date,
+    /** Epoch ms (`Date.now`, or an injected clock's `getTime()`). */
+    private readonly clock: () => number,
     initialMs = 0,
   ) {
     this.floorMs = Number.isFinite(initialMs) ? initialMs : 0;
@@ -14,7 +15,7 @@ export class TimeFloor {
 
   /** Reads the clock, raises the floor to it, and returns the floor (epoch ms). */
   now(): number {
-    this.observe(this.clock().getTime());
+    this.observe(this.clock());
     return this.floorMs;
   }
 

@@ -38,3 +38,13 @@ describe('sha256Words (synchronous, for shard placement)', () => {
     );
   });
 });
+
+describe('shardOf (in-place fast path for ASCII)', () => {
+  it('agrees with crypto.subtle for ASCII subjects of every length around the block boundaries', async () => {
+    for (let length = 0; length <= 300; length++) {
+      const subject = Array.from({ length }, (_, i) => String.fromCharCode(0x21 + ((i * 7) % 94))).join('');
+      const hex = await sha256Hex(subject);
+      expect([length, shardOf(subject, 4093)]).toEqual([length, parseInt(hex.slice(0, 8), 16) % 4093]);
+    }
+  });
+});

@@ -1,33 +1,71 @@
 import { SnapshotRejectedError } from '../errors.js';
-import type { GrantValue } from '../types.js';
 import { isRecord, type ShardEntry } from './manifest.js';
-import { sha256Hex } from './sha256.js';
+import { sha256Hex, shardOf } from './sha256.js';
+import { scanShard } from './shard-scan.js';
 
-export interface Grant {
-  readonly value: GrantValue;
-  /** Exclusive end, epoch ms; `null` for no expiry. */
-  readonly until: number | null;
+/**
+ * Feature name → small integer, shared by every shard a verifier holds (add-only; a catalog
+ * has tens of features), so that grants are stored as numbers and compared as numbers.
+ */
+export class FeatureIds {
+  private readonly ids = new Map<string, number>();
+
+  /** The id of `feature`, or `undefined` when no shard ever named it (then nothing grants it). */
+  get(feature: string): number | undefined {
+    return this.ids.get(feature);
+  }
+
+  intern(feature: string): number {
+    let id = this.ids.get(feature);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(feature, id);
+    }
+    return id;
+  }
 }
 
-export interface SubjectEntry {
-  readonly features: ReadonlyMap<string, readonly Grant[]>;
-  readonly apiKeys: readonly string[];
-}
-
+/**
+ * A verified shard, indexed compactly: no object per subject or per grant. Subject `i` (its
+ * position in `subjects`) has its grants at `grants[offsets[i]]`: their number `k`, then `k`
+ * records of three numbers: `featureId * 2 + numeric` (a {@link FeatureIds} id; `numeric` 1 for a
+ * number, 0 for a boolean), the value (the number, or 1/0 for true/false), and `valid_until`
+ * (exclusive end, epoch ms; `Infinity` for no expiry). One subject's grants are contiguous, so a
+ * decision reads one short run of memory.
+ */
 export interface Shard {
   readonly id: number;
   readonly sha256: string;
   readonly ver: number;
   /** The exact bytes as UTF-8 text, kept for the cache. */
   readonly text: string;
-  readonly subjects: ReadonlyMap<string, SubjectEntry>;
+  /** Every subject of the shard, in document order. */
+  readonly subjects: readonly string[];
+  /** 1 where the subject belongs in this shard (`shardOf(subject) === id`): only those are looked up. */
+  readonly home: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly grants: Float64Array;
+  /** SHA-256 hex of an API key, then its subject, flattened: `[hash, subject, hash, subject, …]`. */
+  readonly apiKeys: readonly string[];
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/** No lone surrogate (so UTF-8 encoding is lossless); `false` where the runtime cannot tell. */
+function isWellFormed(text: string): boolean {
+  const check = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof check === 'function' && check.call(text);
+}
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Verifies shard bytes against their manifest entry (hash, then `shard` id) and indexes them. */
-export async function readShard(bytes: Uint8Array, entry: ShardEntry): Promise<Shard> {
+/**
+ * Verifies shard bytes against their manifest entry (size, SHA-256, then `shard` id) before
+ * anything else reads them, validates every subject, and indexes them compactly.
+ * `shardCount` places subjects (see {@link Shard.home}); `features` interns feature names.
+ */
+export async function readShard(source: Uint8Array | string, entry: ShardEntry, shardCount: number, features: FeatureIds): Promise<Shard> {
+  const bytes = typeof source === 'string' ? encoder.encode(source) : source;
   if (bytes.byteLength > entry.bytes) {
     throw new SnapshotRejectedError('shard_too_large', `shard ${entry.id} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
   }
@@ -35,53 +73,137 @@ export async function readShard(bytes: Uint8Array, entry: ShardEntry): Promise<S
   if (hash !== entry.sha256) {
     throw new SnapshotRejectedError('shard_hash_mismatch', `shard ${entry.id} hashes to ${hash}, the manifest says ${entry.sha256}`);
   }
-  const fail = (what: string): never => {
-    throw new SnapshotRejectedError('shard_invalid', `shard ${entry.id}: ${what}`);
-  };
   let text: string;
+  try {
+    // a well-formed string is exactly what its verified UTF-8 bytes decode to: keep it, not a copy
+    text = typeof source === 'string' && isWellFormed(source) ? source : decoder.decode(bytes);
+  } catch {
+    throw new SnapshotRejectedError('shard_invalid', `shard ${entry.id}: not UTF-8 JSON`);
+  }
+  // the ledger's canonical encoding is read in one pass; anything else through JSON.parse
+  const index = scanCanonical(text, entry.id, features) ?? parseGeneric(text, entry.id, features);
+  const home = new Uint8Array(index.subjects.length);
+  for (let i = 0; i < home.length; i++) home[i] = shardOf(index.subjects[i]!, shardCount) === entry.id ? 1 : 0;
+  return { id: entry.id, sha256: entry.sha256, text, home, ...index };
+}
+
+type ShardIndex = Omit<Shard, 'id' | 'sha256' | 'text' | 'home'>;
+
+function scanCanonical(text: string, id: number, features: FeatureIds): ShardIndex | null {
+  const builder = new GrantBuilder();
+  const subjects: string[] = [];
+  const apiKeys: string[] = [];
+  const scanned = scanShard(text, id, {
+    subject: (name) => builder.subject(subjects.push(name) - 1),
+    feature: (name) => features.intern(name),
+    grant: (feature, value, numeric, until) => builder.grant(feature, value, numeric, until),
+    apiKey: (hash, subject) => apiKeys.push(hash, subject),
+  });
+  if (!scanned) return null;
+  return { ver: scanned.ver, subjects, ...builder.finish(subjects.length), apiKeys };
+}
+
+/** Any JSON encoding, validated subject by subject; throws `shard_invalid` naming the fault. */
+function parseGeneric(text: string, id: number, features: FeatureIds): ShardIndex {
+  const fail = (what: string): never => {
+    throw new SnapshotRejectedError('shard_invalid', `shard ${id}: ${what}`);
+  };
   let doc: unknown;
   try {
-    text = decoder.decode(bytes);
     doc = JSON.parse(text);
   } catch {
     return fail('not UTF-8 JSON');
   }
   if (!isRecord(doc)) return fail('not an object');
-  if (doc.shard !== entry.id) return fail(`its "shard" is ${String(doc.shard)}`);
+  if (doc.shard !== id) return fail(`its "shard" is ${String(doc.shard)}`);
   if (!Number.isSafeInteger(doc.ver) || (doc.ver as number) < 0) return fail('"ver" is not a non-negative integer');
   if (!isRecord(doc.subjects)) return fail('"subjects" is not an object');
-  const subjects = new Map<string, SubjectEntry>();
-  for (const [subject, raw] of Object.entries(doc.subjects)) {
+  const subjects = Object.keys(doc.subjects);
+  const builder = new GrantBuilder();
+  const apiKeys: string[] = [];
+  for (let i = 0; i < subjects.length; i++) {
+    const subject = subjects[i]!;
+    const raw = doc.subjects[subject];
     if (!isRecord(raw)) return fail(`subject ${subject} is not an object`);
-    subjects.set(subject, parseSubject(raw, (what) => fail(`subject ${subject}: ${what}`)));
+    builder.subject(i);
+    readSubject(raw, subject, builder, apiKeys, features, (what) => fail(`subject ${subject}: ${what}`));
   }
-  return { id: entry.id, sha256: entry.sha256, ver: doc.ver as number, text, subjects };
+  return { ver: doc.ver as number, subjects, ...builder.finish(subjects.length), apiKeys };
 }
 
-function parseSubject(raw: Record<string, unknown>, fail: (what: string) => never): SubjectEntry {
-  const features = new Map<string, Grant[]>();
+function readSubject(
+  raw: Record<string, unknown>,
+  subject: string,
+  out: GrantBuilder,
+  apiKeys: string[],
+  features: FeatureIds,
+  fail: (what: string) => never,
+): void {
   const rawFeatures = raw.features ?? {};
   if (!isRecord(rawFeatures)) return fail('"features" is not an object');
-  for (const [feature, grants] of Object.entries(rawFeatures)) {
+  for (const feature of Object.keys(rawFeatures)) {
+    const grants = rawFeatures[feature];
     if (!Array.isArray(grants)) return fail(`features.${feature} is not an array`);
-    features.set(
-      feature,
-      grants.map((grant: unknown): Grant => {
-        if (!isRecord(grant)) return fail(`a grant of ${feature} is not an object`);
-        const { value, valid_until: validUntil } = grant;
-        if (typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
-          return fail(`a grant of ${feature} has a value that is neither boolean nor number`);
-        }
-        if (validUntil === null) return { value, until: null };
-        const until = typeof validUntil === 'string' ? Date.parse(validUntil) : Number.NaN;
+    const fid = features.intern(feature);
+    for (const grant of grants as unknown[]) {
+      if (!isRecord(grant)) return fail(`a grant of ${feature} is not an object`);
+      const { value, valid_until: validUntil } = grant;
+      let numeric: boolean;
+      if (typeof value === 'boolean') numeric = false;
+      else if (typeof value === 'number' && Number.isFinite(value)) numeric = true;
+      else return fail(`a grant of ${feature} has a value that is neither boolean nor number`);
+      let until: number;
+      if (validUntil === null) until = Infinity;
+      else {
+        until = typeof validUntil === 'string' ? Date.parse(validUntil) : Number.NaN;
         if (!Number.isFinite(until)) return fail(`a grant of ${feature} has an invalid valid_until`);
-        return { value, until };
-      }),
-    );
+      }
+      out.grant(fid, numeric ? (value as number) : value ? 1 : 0, numeric, until);
+    }
   }
-  const apiKeys = raw.api_keys ?? [];
-  if (!Array.isArray(apiKeys) || !apiKeys.every((k) => typeof k === 'string' && HEX64.test(k))) {
+  const keys = raw.api_keys ?? [];
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && HEX64.test(k))) {
     return fail('"api_keys" is not an array of SHA-256 hex');
   }
-  return { features, apiKeys: apiKeys as string[] };
+  for (const key of keys as string[]) apiKeys.push(key, subject);
+}
+
+/** Accumulates subjects' grant records into one growable Float64Array, trimmed at the end. */
+class GrantBuilder {
+  private offsets = new Uint32Array(64);
+  private data = new Float64Array(256);
+  private n = 0;
+  private current = -1;
+
+  /** Grants from now on belong to subject `i` (subjects come in order 0, 1, 2, …). */
+  subject(i: number): void {
+    if (i >= this.offsets.length) this.offsets = grow(this.offsets, new Uint32Array(this.offsets.length * 2));
+    this.reserve(1);
+    this.offsets[i] = this.n;
+    this.current = this.n;
+    this.data[this.n++] = 0;
+  }
+
+  grant(feature: number, value: number, numeric: boolean, until: number): void {
+    this.reserve(3);
+    const d = this.data;
+    d[this.current]! += 1;
+    d[this.n] = feature * 2 + (numeric ? 1 : 0);
+    d[this.n + 1] = value;
+    d[this.n + 2] = until;
+    this.n += 3;
+  }
+
+  finish(subjects: number): Pick<Shard, 'offsets' | 'grants'> {
+    return { offsets: this.offsets.slice(0, subjects), grants: this.data.slice(0, this.n) };
+  }
+
+  private reserve(k: number): void {
+    if (this.n + k > this.data.length) this.data = grow(this.data, new Float64Array(this.data.length * 2));
+  }
+}
+
+function grow<T extends Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
 }

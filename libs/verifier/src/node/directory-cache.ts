@@ -1,10 +1,20 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAscii } from 'node:buffer';
 import type { CacheAdapter, CachedState } from '../types.js';
 
 const STATE_FILE = 'state.json';
 const SHARDS_DIR = 'shards';
 const HEX64 = /^[0-9a-f]{64}$/;
+const READ_CONCURRENCY = 8;
+
+/**
+ * UTF-8 bytes as one flat string (readFile's 'utf8' builds large files from chunks). ASCII, what
+ * the ledger's shards are, is copied as Latin-1: the same characters, without UTF-8 decoding.
+ */
+function decode(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
 
 type StateFile = Omit<CachedState, 'shards'> & { readonly shardHashes: readonly string[] };
 
@@ -43,14 +53,20 @@ export function createDirectoryCache(dir: string): CacheAdapter {
       }
       const state = JSON.parse(raw) as StateFile;
       const shards: Record<string, string> = {};
-      for (const hash of Array.isArray(state.shardHashes) ? state.shardHashes : []) {
-        if (typeof hash !== 'string' || !HEX64.test(hash)) continue;
-        try {
-          shards[hash] = await readFile(join(shardsDir, `${hash}.json`), 'utf8');
-        } catch {
-          // a missing shard fails re-verification, which is the point
+      const hashes = (Array.isArray(state.shardHashes) ? state.shardHashes : []).filter((h): h is string => typeof h === 'string' && HEX64.test(h));
+      let next = 0;
+      const reader = async (): Promise<void> => {
+        while (next < hashes.length) {
+          const hash = hashes[next++]!;
+          try {
+            shards[hash] = decode(await readFile(join(shardsDir, `${hash}.json`)));
+          } catch {
+            // a missing shard fails re-verification, which is the point
+          }
         }
-      }
+      };
+      // a few reads in flight: the files are small, and one at a time leaves the disk idle
+      await Promise.all(Array.from({ length: READ_CONCURRENCY }, reader));
       const { shardHashes: _omitted, ...rest } = state;
       return { ...rest, shards };
     },
