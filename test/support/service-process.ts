@@ -61,23 +61,35 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
       resolve(signal ?? code ?? -1);
     }),
   );
-  let output = '';
+  // The last 256 KiB of output, as chunks joined only when asked for: a busy service logs a
+  // lot, and the process watching it (a benchmark's load generator) must not pay per line.
+  const chunks: string[] = [];
+  let kept = 0;
   const keep = (d: Buffer | string): void => {
-    output = (output + d.toString()).slice(-262_144);
+    const text = d.toString();
+    chunks.push(text);
+    kept += text.length;
+    while (kept > 262_144 && chunks.length > 1) kept -= chunks.shift()!.length;
   };
+  const output = (): string => chunks.join('');
   child.stderr!.on('data', keep);
+  child.stdout!.on('data', keep);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${spec.name} did not start in 30 s\n${output}`));
+      reject(new Error(`${spec.name} did not start in 30 s\n${output()}`));
     }, 30_000);
+    // Lines are parsed only until the service says it listens (closing the reader would
+    // pause the stream, and a service blocked on a full pipe stops answering).
+    let found = false;
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
-      keep(`${line}\n`);
+      if (found) return;
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === spec.listeningMsg && entry.url) {
           clearTimeout(timer);
+          found = true;
           resolve(entry.url.replace('[::1]', '127.0.0.1'));
         }
       } catch {
@@ -86,14 +98,14 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${spec.name} exited (${code}) before listening\n${output}`));
+      reject(new Error(`${spec.name} exited (${code}) before listening\n${output()}`));
     });
   });
   return {
     url,
     child,
     exited,
-    output: () => output,
+    output,
     kill: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
