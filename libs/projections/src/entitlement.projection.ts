@@ -11,6 +11,7 @@ import {
   initialSubjectApiKeys,
   evolveSubjectApiKeys,
   isApiKeyEventType,
+  parseSubscriptionRecordedData,
   readSubscriptionRecordedData,
   policyEventKind,
   subscriptionKey,
@@ -23,6 +24,7 @@ import {
   type SubjectGrantsFold,
   type SubjectApiKeysFold,
   type SubscriptionFold,
+  type SubscriptionRecordedData,
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { LIVE_TABLES, type EntitlementTables } from './entitlement.tables.js';
@@ -84,7 +86,8 @@ export class EntitlementProjection {
     for (const e of ledger) {
       const kind = policyEventKind(e.type);
       if (kind === 'subscription') {
-        const data = readSubscriptionRecordedData(e.data);
+        // Cached per payload: foldEvents below looks at the same payload again.
+        const data = parseSubscriptionRecordedData(e.data);
         if (data) subKeys.add(subscriptionKey(e.source, data.subscription.id));
       } else if (kind === 'grant' || kind === 'provider_features' || isApiKeyEventType(e.type)) {
         const subject = (e.data as { subject?: unknown } | null)?.subject;
@@ -99,7 +102,7 @@ export class EntitlementProjection {
       dirtySubs: new Set(),
       touched: new Map(),
     };
-    foldEvents(state, ledger);
+    foldEvents(state, ledger, parseSubscriptionRecordedData);
 
     await this.writeSubscriptions(db, [...state.dirtySubs].map((k) => state.subs.get(k)!));
     const affected = state.touched;
@@ -124,15 +127,13 @@ export class EntitlementProjection {
 
   /**
    * Folds the log up to `upTo` in memory, writing nothing: reads the next batch while folding
-   * the current one. With `catalog`, that catalog stands in for every catalog the log
-   * published (a what-if). Stops with an AbortError when `signal` is aborted.
+   * the current one. Stops with an AbortError when `signal` is aborted.
    */
   async fold(db: pg.ClientBase, options: FoldOptions = {}): Promise<FoldedModel> {
     const batchSize = options.batchSize ?? 10_000;
     const upTo = options.upTo ?? Number.MAX_SAFE_INTEGER;
     const state: FoldState = {
-      catalog: options.catalog ?? EMPTY_CATALOG,
-      catalogFixed: options.catalog !== undefined,
+      catalog: EMPTY_CATALOG,
       catalogPosition: 0,
       subs: new Map(),
       rows: new Map(),
@@ -152,7 +153,7 @@ export class EntitlementProjection {
       // its event loop (and every request waiting on it) for a whole batch.
       for (let i = 0; i < batch.length; i += FOLD_SLICE) {
         if (i > 0) await yieldToEventLoop();
-        foldEvents(state, i === 0 && batch.length <= FOLD_SLICE ? batch : batch.slice(i, i + FOLD_SLICE));
+        foldEvents(state, i === 0 && batch.length <= FOLD_SLICE ? batch : batch.slice(i, i + FOLD_SLICE), readSubscriptionRecordedData);
       }
       options.onBatch?.(position);
     }
@@ -180,27 +181,26 @@ export class EntitlementProjection {
     }
   }
 
-  /** The entitlement sources of every subject the folded log touched, by subject. */
-  sources(folded: FoldedModel): Map<string, EntitlementSources> {
+  /**
+   * The entitlement sources of every subject the folded log touched, by subject: under the
+   * catalog the log had published by then, or under `catalog` instead (a what-if; the folds of
+   * subscriptions and grants do not depend on the catalog, so one fold serves both).
+   */
+  sources(folded: FoldedModel, catalog: Catalog = folded.state.catalog): Map<string, EntitlementSources> {
     const { state } = folded;
     const bySubject = subscriptionsBySubject(state);
     const out = new Map<string, EntitlementSources>();
     for (const subject of state.touched.keys()) {
-      out.set(subject, this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), state.catalog));
+      out.set(subject, this.sourcesOf(subject, bySubject.get(subject) ?? [], state.rows.get(subject), catalog));
     }
     return out;
-  }
-
-  /** The live API keys of a subject in a folded model. */
-  apiKeysOf(folded: FoldedModel, subject: string): SubjectApiKeysFold | null {
-    return folded.state.rows.get(subject)?.apiKeys ?? null;
   }
 
   /**
    * Builds the model from the whole log into EMPTY tables: `fold`, then `write`. The result
    * is the same as `apply` over the same events in any batching. Returns the last position.
    */
-  async rebuild(db: pg.ClientBase, options: Omit<FoldOptions, 'catalog'> = {}): Promise<number> {
+  async rebuild(db: pg.ClientBase, options: FoldOptions = {}): Promise<number> {
     const folded = await this.fold(db, options);
     await this.write(db, folded, options.signal);
     return folded.position;
@@ -358,8 +358,6 @@ export interface FoldOptions {
   /** Called after each batch with the position folded so far. */
   readonly onBatch?: (position: number) => void;
   readonly signal?: AbortSignal;
-  /** A catalog standing in for every catalog publication in the log (what-if). */
-  readonly catalog?: Catalog;
 }
 
 /** The log folded in memory up to `position` (opaque; see `EntitlementProjection.fold`). */
@@ -372,8 +370,6 @@ export interface FoldedModel {
 /** In-memory fold state of a batch (apply) or of the whole log (rebuild). */
 interface FoldState {
   catalog: Catalog;
-  /** A what-if catalog: catalog events in the log are skipped. */
-  readonly catalogFixed?: boolean;
   /** Position of the last catalog event folded (0: none). */
   catalogPosition: number;
   readonly subs: Map<string, SubscriptionFold>;
@@ -408,8 +404,12 @@ function rowFor(rows: Map<string, SubjectRow>, subject: string): SubjectRow {
   return row;
 }
 
-/** Folds events, in position order, into the state with the pure policy. */
-function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
+/**
+ * Folds events, in position order, into the state with the pure policy. `parse` reads a
+ * subscription payload: cached where the caller has parsed it already (apply), plain where
+ * each payload is seen once (a rebuild).
+ */
+function foldEvents(state: FoldState, ledger: readonly LedgerEvent[], parse: (data: unknown) => SubscriptionRecordedData | null): void {
   for (const e of ledger) {
     if (isApiKeyEventType(e.type)) {
       // Not an entitlement: the keys ride along in the subject's row (and its shard entry).
@@ -423,12 +423,11 @@ function foldEvents(state: FoldState, ledger: readonly LedgerEvent[]): void {
     const kind = policyEventKind(e.type);
     switch (kind) {
       case 'catalog':
-        if (state.catalogFixed) break;
         state.catalog = evolveCatalog(state.catalog, e).fold;
         state.catalogPosition = e.position;
         break;
       case 'subscription': {
-        const data = readSubscriptionRecordedData(e.data);
+        const data = parse(e.data);
         if (!data) break;
         const key = subscriptionKey(e.source, data.subscription.id);
         const before = state.subs.get(key);

@@ -73,23 +73,14 @@ export class EntitlementReader {
   /** The state right after `position`, evaluated at `at` (default: when that event was recorded). */
   async atPosition(subject: string, position: number, at?: Date): Promise<EntitlementsAnswer> {
     const events = await this.slice(subject, { position });
-    let when = at;
-    if (!when) {
-      const { rows } = await this.pool.query<{ recorded_at: Date }>('SELECT recorded_at FROM events WHERE position = $1', [position]);
-      when = rows[0]?.recorded_at ?? new Date(0);
-    }
+    const when = at ?? (await this.recordedAt(position));
     const r = replaySubject(events.map((e) => e.event), subject, this.policy, when);
     return { subject, position, plan: r.plan, features: r.features, valid_until: r.valid_until };
   }
 
   /** What the ledger had recorded by `at`, evaluated at `at`. */
   async atTime(subject: string, at: Date): Promise<EntitlementsAnswer> {
-    const { rows } = await this.pool.query<{ position: string }>(
-      // One backward step on the (recorded_at, position) index; ties take the highest position.
-      'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
-      [at],
-    );
-    const position = Number(rows[0]?.position ?? 0);
+    const position = await this.positionAt(at);
     const events = position > 0 ? await this.slice(subject, { recordedBy: at }) : [];
     const r = replaySubject(events.map((e) => e.event), subject, this.policy, at);
     return { subject, position, plan: r.plan, features: r.features, valid_until: r.valid_until };
@@ -116,6 +107,22 @@ export class EntitlementReader {
           note: h.note,
         })),
     };
+  }
+
+  /** The position of the last event recorded by `at` (0 before the first). */
+  async positionAt(at: Date): Promise<number> {
+    const { rows } = await this.pool.query<{ position: string }>(
+      // One backward step on the (recorded_at, position) index; ties take the highest position.
+      'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
+      [at],
+    );
+    return Number(rows[0]?.position ?? 0);
+  }
+
+  /** When the event at `position` was recorded (epoch if there is none). */
+  async recordedAt(position: number): Promise<Date> {
+    const { rows } = await this.pool.query<{ recorded_at: Date }>('SELECT recorded_at FROM events WHERE position = $1', [position]);
+    return rows[0]?.recorded_at ?? new Date(0);
   }
 
   /** The head of the log (for validating `?position=`). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { diffEntitlements, evaluateEntitlements, type Catalog, type EntitlementPolicy, type Entitlements, type FeatureChange } from '@app/domain';
-import { EntitlementProjection, type FoldedModel } from '@app/projections';
+import { EntitlementProjection, EntitlementReader, type FoldedModel } from '@app/projections';
 import { PG_POOL } from '../database/database.module.js';
 import { ENTITLEMENT_POLICY } from '../entitlements/projector.service.js';
 import { ValidationError } from '../http/problem.errors.js';
@@ -29,33 +29,28 @@ export interface WhatIfAnswer {
 /**
  * Replays the whole log in memory with the same pure policy as the projection: every
  * subject's state at a point, and what a different plan catalog would have granted.
- * Writes nothing. Cost grows with the log (one fold of it per answer; two for a what-if).
+ * Writes nothing. Cost grows with the log (one fold of it per answer).
  */
 @Injectable()
 export class ReplayService {
   constructor(
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     @Inject(ENTITLEMENT_POLICY) private readonly policy: EntitlementPolicy,
+    @Inject(EntitlementReader) private readonly reader: EntitlementReader,
   ) {}
 
   /** Resolves `?position=` / `?at=` to the last position to fold and the evaluation time. */
   async point(opts: { position?: number; at?: string }): Promise<{ position: number; at: Date }> {
-    const head = Number((await this.pool.query<{ position: string }>('SELECT position FROM log_head')).rows[0]?.position ?? 0);
     if (opts.position !== undefined) {
+      const head = await this.reader.head();
       if (opts.position > head) throw new ValidationError('that position is not in the log yet', [{ path: 'position', message: `the log ends at ${head}` }]);
-      if (opts.at) return { position: opts.position, at: new Date(opts.at) };
-      const { rows } = await this.pool.query<{ recorded_at: Date }>('SELECT recorded_at FROM events WHERE position = $1', [opts.position]);
-      return { position: opts.position, at: rows[0]?.recorded_at ?? new Date(0) };
+      return { position: opts.position, at: opts.at ? new Date(opts.at) : await this.reader.recordedAt(opts.position) };
     }
     if (opts.at !== undefined) {
       const at = new Date(opts.at);
-      const { rows } = await this.pool.query<{ position: string }>(
-        'SELECT position FROM events WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1',
-        [at],
-      );
-      return { position: Number(rows[0]?.position ?? 0), at };
+      return { position: await this.reader.positionAt(at), at };
     }
-    return { position: head, at: new Date() };
+    return { position: await this.reader.head(), at: new Date() };
   }
 
   async replay(opts: { position?: number; at?: string }): Promise<ReplayAnswer> {
@@ -75,8 +70,10 @@ export class ReplayService {
   async whatIf(catalog: Catalog, opts: { at?: string }): Promise<WhatIfAnswer> {
     const point = await this.point({ at: opts.at });
     const projection = new EntitlementProjection(this.policy);
-    const actual = projection.sources(await this.fold(projection, point.position));
-    const proposed = projection.sources(await this.fold(projection, point.position, catalog));
+    // One pass over the log: only the catalog differs between the two answers.
+    const folded = await this.fold(projection, point.position);
+    const actual = projection.sources(folded);
+    const proposed = projection.sources(folded, catalog);
     const changed: WhatIfAnswer['changed'] = [];
     const subjects = [...new Set([...actual.keys(), ...proposed.keys()])].sort();
     const none = { plans: [], features: [], unknown_plans: [] };
@@ -89,10 +86,10 @@ export class ReplayService {
     return { position: point.position, at: point.at.toISOString(), compared: subjects.length, changed };
   }
 
-  private async fold(projection: EntitlementProjection, upTo: number, catalog?: Catalog): Promise<FoldedModel> {
+  private async fold(projection: EntitlementProjection, upTo: number): Promise<FoldedModel> {
     const client = await this.pool.connect();
     try {
-      return await projection.fold(client, { upTo, catalog });
+      return await projection.fold(client, { upTo });
     } finally {
       client.release();
     }

@@ -48,7 +48,6 @@ export {
   evolveSubscription,
   evolveSubscriptionFold,
   readSubscriptionRecordedData,
-  isCanonicalInstant,
 } from './subscription.fold.js';
 export { type SubscriptionWindow, subscriptionWindow } from './subscription.window.js';
 export {
