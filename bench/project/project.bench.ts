@@ -7,7 +7,8 @@
  * through the admin API with readers running, their p99 beside the p99 without it.
  *
  * Env: DATABASE_URL (else embedded), BENCH_EVENTS (1000000), BENCH_SUBJECTS (100000),
- * BENCH_STEADY_RATE (events/s for the lag run, default 2000), BENCH_STEADY_S (15).
+ * BENCH_STEADY_RATE (events/s for the lag run, default 2000), BENCH_STEADY_S (15),
+ * BENCH_LEDGER_NODE_ARGS (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -322,7 +323,7 @@ async function main(): Promise<void> {
       LEDGER_ADMIN_TOKEN: TOKEN,
       LEDGER_PLANS: `${projectRoot()}/plans.json`,
       LEDGER_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'ledger-bench-data-')),
-    });
+    }, (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter(Boolean));
     let lags: number[] = [];
     let steadyRate = NaN;
     let baseline: ReadStats;

@@ -28,6 +28,7 @@ import {
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { LIVE_TABLES, type EntitlementTables } from './entitlement.tables.js';
+import { yieldToEventLoop } from './leader-lease.js';
 
 /** The log's envelope as the pure policy sees it. */
 export function toLedgerEvent(e: RecordedEvent): LedgerEvent {
@@ -59,7 +60,6 @@ export interface ApplyResult {
 const PAGE = 2_000;
 /** Events folded between two turns of the event loop during a rebuild. */
 const FOLD_SLICE = 2_000;
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Folds batches of log events into the entitlement read model with the pure policy of

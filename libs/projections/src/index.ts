@@ -9,7 +9,7 @@ export {
   type ProjectorObserver,
 } from './projector.js';
 export { EntitlementReader, CATALOG_STREAM, type EntitlementsAnswer, type HistoryAnswer } from './entitlement.reader.js';
-export { LeaderLease, sleep, type LeaderLeaseOptions } from './leader-lease.js';
+export { LeaderLease, sleep, yieldToEventLoop, type LeaderLeaseOptions } from './leader-lease.js';
 export {
   rebuildBlueGreen,
   type BlueGreenRebuildOptions,

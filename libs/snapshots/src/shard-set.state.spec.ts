@@ -109,6 +109,37 @@ describe('ShardSet', () => {
     expect(() => set.applyChanges(new Map([['org_1', entry(6)]]), 2)).toThrow(VerRegressionError);
   });
 
+  it('applies in slices with the same result as at once, pausing between slices', async () => {
+    const changes = new Map(Array.from({ length: 3_000 }, (_, i) => [`org_${i}`, entry(i % 7)] as const));
+    const atOnce = new ShardSet(64);
+    const sliced = new ShardSet(64);
+    let pauses = 0;
+    const changed = await sliced.applyChangesInSlices(changes, 9, async () => {
+      pauses += 1;
+      await new Promise((r) => setImmediate(r));
+    }, 0);
+    expect(changed).toEqual(atOnce.applyChanges(changes, 9));
+    expect(sliced.manifestEntries()).toEqual(atOnce.manifestEntries());
+    // A slice of 0 ms pauses at every step: each block of entries checked and each shard written.
+    expect(pauses).toBeGreaterThanOrEqual(64);
+
+    const removals = new Map([...changes.keys()].filter((_, i) => i % 3 === 0).map((s) => [s, null] as const));
+    expect(await sliced.applyChangesInSlices(removals, 12, () => Promise.resolve(), 0)).toEqual(atOnce.applyChanges(removals, 12));
+    expect(sliced.manifestEntries()).toEqual(atOnce.manifestEntries());
+  });
+
+  it('checks every entry before a sliced apply changes any shard', async () => {
+    const set = new ShardSet(8);
+    set.applyChanges(new Map([['org_1', entry(5)]]), 3);
+    const before = set.manifestEntries();
+    const bad: SubjectEntry = { ...entry(1), api_keys: ['raw-key'] };
+    const changes = new Map<string, SubjectEntry>(Array.from({ length: 600 }, (_, i) => [`org_${i + 2}`, entry(7)] as const));
+    changes.set('org_bad', bad);
+    await expect(set.applyChangesInSlices(changes, 4, () => Promise.resolve(), 0)).rejects.toThrow(InvalidSubjectEntryError);
+    expect(set.manifestEntries()).toEqual(before);
+    await expect(set.applyChangesInSlices(new Map([['org_1', entry(6)]]), 2, () => Promise.resolve())).rejects.toThrow(VerRegressionError);
+  });
+
   it('restores from published bytes with the same hashes and vers', () => {
     const set = new ShardSet(8);
     set.applyChanges(new Map([['org_1', entry(5)], ['org_2', entry(1)]]), 3);

@@ -153,10 +153,51 @@ export class ShardSet {
    * set.applyChanges(new Map([['org_42', entry], ['org_7', null]]), 1234); // e.g. [12, 254]
    */
   applyChanges(changes: ReadonlyMap<string, SubjectEntry | null>, ver: number): number[] {
+    const steps = this.#applySteps(changes, ver);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * `applyChanges` in slices of about `sliceMs` of work, awaiting `pause()` between them, so
+   * a publisher sharing its event loop with other work (a projector, HTTP) never holds it for
+   * the whole batch. The same result and the same all-or-nothing rule: every entry is checked
+   * before any shard changes. The set must not be used by anyone else until it resolves.
+   *
+   * @throws {VerRegressionError} `ver` lower than one already applied
+   * @throws {InvalidSubjectEntryError} an entry that cannot be published
+   *
+   * @example
+   * const changed = await set.applyChangesInSlices(changes, 1234, () => new Promise((r) => setImmediate(r)));
+   */
+  async applyChangesInSlices(
+    changes: ReadonlyMap<string, SubjectEntry | null>,
+    ver: number,
+    pause: () => Promise<void>,
+    sliceMs = 10,
+  ): Promise<number[]> {
+    const steps = this.#applySteps(changes, ver);
+    let sliceStart = performance.now();
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      if (performance.now() - sliceStart >= sliceMs) {
+        await pause();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  /** The work of `applyChanges`, yielding after every few entries checked and every shard re-encoded. */
+  *#applySteps(changes: ReadonlyMap<string, SubjectEntry | null>, ver: number): Generator<void, number[], void> {
     if (!isNonNegativeInt(ver)) throw new InvalidArgumentError(`ver must be a non-negative integer, got ${ver}`);
     if (ver < this.#ver) throw new VerRegressionError(this.#ver, ver);
 
+    // Checked and encoded first, nothing changed yet: a bad entry throws before any shard moves.
     const byShard = new Map<number, [string, string | null][]>();
+    let n = 0;
     for (const [subject, entry] of changes) {
       if (typeof subject !== 'string') throw new InvalidArgumentError('a subject must be a string');
       const json = entry === null ? null : entryJson(entry);
@@ -165,7 +206,10 @@ export class ShardSet {
       const list = byShard.get(id);
       if (list) list.push([subject, member]);
       else byShard.set(id, [[subject, member]]);
+      if (++n % 256 === 0) yield;
     }
+    // Another caller may have moved the set while this one paused (a misuse, refused here).
+    if (ver < this.#ver) throw new VerRegressionError(this.#ver, ver);
 
     const changed: number[] = [];
     for (const [id, list] of byShard) {
@@ -186,6 +230,8 @@ export class ShardSet {
       const next = assembleShard(id, ver, members);
       this.#install(id, slot, next.encoded, ver, next.index);
       changed.push(id);
+      this.#ver = ver;
+      yield;
     }
     this.#ver = ver;
     return changed.sort((a, b) => a - b);

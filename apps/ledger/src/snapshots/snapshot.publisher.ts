@@ -2,13 +2,14 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
 import { apiKeyHashes, type CriticalityClass, type EntitlementSources, type SubjectApiKeysFold } from '@app/domain';
-import { LeaderLease, sleep } from '@app/projections';
+import { LeaderLease, sleep, yieldToEventLoop } from '@app/projections';
 import {
   ManifestChain,
   ShardSet,
   decodeManifest,
   signManifest,
   subjectEntry,
+  type ManifestClaims,
   type SubjectEntry,
 } from '@app/snapshots';
 import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
@@ -17,6 +18,7 @@ import { ENTITLEMENTS_PROJECTION } from '../entitlements/projector.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { KeyService } from './key.service.js';
 import { MANIFEST_CHANNEL, SnapshotStore } from './snapshot.store.js';
+import { pruneSnapshots, SNAPSHOT_RETENTION } from './snapshot-retention.js';
 
 /** Minimum time between two manifests: a burst of events yields a few manifests, not thousands. */
 const DEBOUNCE_MS = 250;
@@ -27,6 +29,22 @@ const DEBOUNCE_MS = 250;
  * Verifiers then get fewer, larger manifests; none is skipped that matters (each carries all).
  */
 const BUSY_FACTOR = 2;
+/** Longest stretch of publishing work between two turns of the event loop. */
+const SLICE_MS = 10;
+const SHARDS_PER_INSERT = 16;
+const PRUNE_EVERY_MS = 30_000;
+
+/** What the read model holds for a changed subject; its shard entry is built from it. */
+interface ChangedSubject {
+  readonly sources: EntitlementSources;
+  readonly api_keys: SubjectApiKeysFold | null;
+}
+
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
 
 /**
  * Publishes signed snapshots of the entitlement read model: a new manifest (and the shards
@@ -41,6 +59,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
   private readonly lease: LeaderLease;
   private readonly published: Counter;
   private readonly leaderGauge: Gauge;
+  private readonly pruned: Counter;
 
   constructor(
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
@@ -59,6 +78,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       onError: (err) => this.logger.warn(`publisher: ${(err as Error).message}`),
     });
     this.published = new Counter({ name: 'ledger_manifests_published_total', help: 'Manifests published by this instance.', labelNames: ['reason'], registers: [metrics.registry] });
+    this.pruned = new Counter({ name: 'ledger_snapshots_pruned_total', help: 'Superseded manifests and shards deleted from PostgreSQL by this instance.', labelNames: ['kind'], registers: [metrics.registry] });
     this.leaderGauge = new Gauge({ name: 'ledger_publisher_leader', help: '1 while this instance publishes snapshots.', registers: [metrics.registry] });
   }
 
@@ -81,6 +101,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     // A set not restored from the database has shards nobody stored yet: store them all once.
     let unstored = restored ? [] : shards.manifestEntries().map((s) => s.id);
     const heartbeatMs = (this.config.snapshotTtlS * 1000) / 3;
+    let prunedAt = 0;
     while (!signal.aborted) {
       const started = performance.now();
       let published = false;
@@ -100,7 +121,10 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
               : null;
       generation = read.generation;
       if (reason) {
-        const changed = [...new Set([...unstored, ...(changes.size > 0 ? shards.applyChanges(changes, checkpoint) : [])])];
+        // In slices: the projector and HTTP share this event loop, and a publication under a
+        // steady stream re-encodes most shards.
+        const applied = changes.size > 0 ? await shards.applyChangesInSlices(await this.entries(changes), checkpoint, yieldToEventLoop) : [];
+        const changed = [...new Set([...unstored, ...applied])];
         ver = Math.max(ver, checkpoint);
         // The JWKS rides in every manifest, signed: verifiers pinned to the current key learn
         // an announced next key from it before the key signs (docs/snapshot-format.md).
@@ -111,7 +135,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
           const s = shards.shard(id);
           return [s.sha256, { id, bytes: s.bytes, ver: s.ver }] as const;
         }));
-        await this.persist(client, claims.seq, ver, generation, jws, newShards);
+        await this.persist(client, claims, generation, jws, newShards);
         chain.append(jws);
         unstored = [];
         // Every shard of the manifest, so the store holds all it will serve during an outage.
@@ -121,6 +145,10 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
         if (shardCount !== claims.shard_count) throw new Error('shard count changed while publishing');
       }
       const took = performance.now() - started;
+      if (published && Date.now() - prunedAt >= PRUNE_EVERY_MS) {
+        await this.prune(client);
+        prunedAt = Date.now();
+      }
       await sleep(published ? Math.max(DEBOUNCE_MS, took * BUSY_FACTOR) : DEBOUNCE_MS, signal);
     }
   }
@@ -166,7 +194,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     ver: number,
     generation: number | null,
     shards: ShardSet,
-  ): Promise<{ checkpoint: number; generation: number; changes: Map<string, SubjectEntry | null>; classes: Record<string, CriticalityClass> }> {
+  ): Promise<{ checkpoint: number; generation: number; changes: Map<string, ChangedSubject | null>; classes: Record<string, CriticalityClass> }> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const cp = await client.query<{ position: string; generation: number }>(
@@ -176,7 +204,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       const checkpoint = Number(cp.rows[0]?.position ?? 0);
       const current = cp.rows[0]?.generation ?? 0;
       const everything = generation !== null && generation !== current;
-      const changes = new Map<string, SubjectEntry | null>();
+      const changes = new Map<string, ChangedSubject | null>();
       let classes: Record<string, CriticalityClass> = {};
       if (everything) for (const subject of shards.subjects()) changes.set(subject, null);
       if (everything || checkpoint > ver || ver === 0) {
@@ -184,7 +212,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
           'SELECT subject, sources, api_keys FROM ent_subjects WHERE position > $1',
           [everything ? 0 : ver],
         );
-        for (const r of rows) changes.set(r.subject, subjectEntry(r.sources, apiKeyHashes(r.api_keys)));
+        for (const r of rows) changes.set(r.subject, r);
       }
       const cat = await client.query<{ classes: Record<string, CriticalityClass> | null }>("SELECT catalog->'classes' AS classes FROM ent_catalog");
       classes = cat.rows[0]?.classes ?? {};
@@ -196,30 +224,53 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
+  /** Shard entries of the changed subjects, built in slices that yield to the event loop. */
+  private async entries(changes: ReadonlyMap<string, ChangedSubject | null>): Promise<Map<string, SubjectEntry | null>> {
+    const out = new Map<string, SubjectEntry | null>();
+    let sliceStart = performance.now();
+    for (const [subject, row] of changes) {
+      out.set(subject, row === null ? null : subjectEntry(row.sources, apiKeyHashes(row.api_keys)));
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    return out;
+  }
+
+  private async prune(client: pg.Client): Promise<void> {
+    const { shards, manifests } = await pruneSnapshots(client, SNAPSHOT_RETENTION);
+    if (shards + manifests === 0) return;
+    this.pruned.inc({ kind: 'shard' }, shards);
+    this.pruned.inc({ kind: 'manifest' }, manifests);
+    this.logger.debug(`pruned ${shards} shards and ${manifests} manifests`);
+  }
+
   private async persist(
     client: pg.Client,
-    seq: number,
-    ver: number,
+    claims: ManifestClaims,
     generation: number,
     jws: string,
     shards: ReadonlyMap<string, { id: number; bytes: Buffer; ver: number }>,
   ): Promise<void> {
     await client.query('BEGIN');
     try {
-      if (shards.size > 0) {
-        const list = [...shards];
+      // A few shards per statement, each shard's bytes a binary parameter: no hex copy of
+      // every shard in one huge string, and the event loop is free between statements.
+      for (const chunk of chunksOf([...shards], SHARDS_PER_INSERT)) {
+        const values = chunk.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}::int, $${i * 4 + 3}::bigint, $${i * 4 + 4}::bytea)`);
         await client.query(
-          `INSERT INTO snapshot_shards (sha256, shard, ver, bytes)
-           SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bytea[])
+          `INSERT INTO snapshot_shards (sha256, shard, ver, bytes) VALUES ${values.join(', ')}
            ON CONFLICT (sha256) DO NOTHING`,
-          [list.map(([h]) => h), list.map(([, s]) => s.id), list.map(([, s]) => s.ver), list.map(([, s]) => s.bytes)],
+          chunk.flatMap(([h, s]) => [h, s.id, s.ver, s.bytes]),
         );
       }
       await client.query(
-        "INSERT INTO snapshot_manifests (seq, ver, generation, sha256, jws) VALUES ($1, $2, $3, encode(sha256(convert_to($4, 'UTF8')), 'hex'), $4)",
-        [seq, ver, generation, jws],
+        `INSERT INTO snapshot_manifests (seq, ver, generation, sha256, jws, shard_hashes)
+         VALUES ($1, $2, $3, encode(sha256(convert_to($4, 'UTF8')), 'hex'), $4, $5::text[])`,
+        [claims.seq, claims.ver, generation, jws, claims.shards.map((s) => s.sha256)],
       );
-      await client.query(`SELECT pg_notify('${MANIFEST_CHANNEL}', $1::text)`, [String(seq)]);
+      await client.query(`SELECT pg_notify('${MANIFEST_CHANNEL}', $1::text)`, [String(claims.seq)]);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
