@@ -117,7 +117,7 @@ export class EntitlementProjection {
     const unknownPlans: Array<{ subject: string; plans: Array<string | null> }> = [];
     for (let i = 0; i < subjects.length; i += PAGE) {
       const page = subjects.slice(i, i + PAGE);
-      const sources = await this.recompute(db, page, state.rows, state.catalog, affected);
+      const sources = await this.recompute(db, page, state.rows, state.subs, state.catalog, affected);
       sources.forEach((src, k) => {
         if (src.unknown_plans.length > 0) unknownPlans.push({ subject: page[k]!, plans: src.unknown_plans.map((u) => u.plan) });
       });
@@ -206,25 +206,33 @@ export class EntitlementProjection {
     return folded.position;
   }
 
-  /** Recomputes and stores the sources of `subjects` from the folds now in the tables. */
+  /**
+   * Recomputes and stores the sources of `subjects` from their subscriptions' folds: those of
+   * this batch from memory (`held`, already written), the others read once. Most subjects have
+   * one subscription, which this batch touched, so most folds are not read back.
+   */
   private async recompute(
     db: pg.ClientBase,
     subjects: string[],
     known: Map<string, SubjectRow>,
+    held: ReadonlyMap<string, SubscriptionFold>,
     catalog: Catalog,
     positions: Map<string, number>,
   ): Promise<EntitlementSources[]> {
     if (subjects.length === 0) return [];
     const missing = subjects.filter((s) => !known.has(s));
     for (const [s, row] of await this.loadSubjects(db, missing)) known.set(s, row);
-    const { rows } = await db.query<{ subject: string; fold: SubscriptionFold }>(
-      `SELECT subject, fold FROM ${this.tables.subscriptions} WHERE subject = ANY($1::text[])`,
+    const { rows } = await db.query<{ key: string; subject: string }>(
+      `SELECT key, subject FROM ${this.tables.subscriptions} WHERE subject = ANY($1::text[])`,
       [subjects],
     );
+    const others = await this.loadSubscriptionsByKey(db, rows.filter((r) => !held.has(r.key)).map((r) => r.key));
     const bySubject = new Map<string, SubscriptionFold[]>();
     for (const r of rows) {
+      const fold = held.get(r.key) ?? others.get(r.key);
+      if (fold === undefined) continue; // folds are never deleted; read in the same transaction
       const list = bySubject.get(r.subject) ?? [];
-      list.push(r.fold);
+      list.push(fold);
       bySubject.set(r.subject, list);
     }
     const sources = subjects.map((subject) => this.sourcesOf(subject, bySubject.get(subject) ?? [], known.get(subject), catalog));
