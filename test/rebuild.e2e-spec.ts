@@ -142,6 +142,9 @@ describe('blue/green rebuild through the admin API', () => {
       expect(tables.rows.map((r) => r.tablename)).toEqual(['ent_catalog', 'ent_subjects', 'ent_subscriptions']);
       const indexes = await client.query("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'ent\\_%' ORDER BY indexname");
       expect(indexes.rows.map((r) => r.indexname)).toEqual(['ent_catalog_pkey', 'ent_subjects_pkey', 'ent_subjects_position', 'ent_subscriptions_pkey', 'ent_subscriptions_subject']);
+      // The swapped-in tables came with planner statistics (the rebuild analyzed them).
+      const stats = await client.query("SELECT relname, reltuples FROM pg_class WHERE relname IN ('ent_subjects', 'ent_subscriptions') ORDER BY relname");
+      for (const r of stats.rows) expect(Number(r.reltuples)).toBeGreaterThan(0);
     } finally {
       await client.end();
     }

@@ -1,7 +1,8 @@
 /**
  * npm run bench:ingest — ingest throughput and latency beside its ceilings, in one run on one
  * database: the raw `pg` ceiling (one single-row INSERT per transaction; 100-row INSERTs),
- * Emmett's PostgreSQL appendToStream (the peer), and the ledger over HTTP (a separate process,
+ * Emmett's PostgreSQL appendToStream (the peer), Nest + Fastify doing one plain INSERT per request
+ * (the framework's own ceiling, a separate process), and the ledger over HTTP (a separate process,
  * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
  * and signed Stripe webhooks, with the share of request time the signature check takes.
  *
@@ -14,9 +15,11 @@ import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { benchDatabase, closedLoop, printTable, ratio, writeResults, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
+import { spawnServiceProcess } from '../../test/support/service-process.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
 import { signStripeScheme, verifyStripeScheme } from '../../libs/billing/src/index.js';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_S = 2;
@@ -146,6 +149,22 @@ async function http(
   };
 }
 
+/** Single events against the plain Nest + Fastify INSERT server (its own process, like the ledger). */
+async function plainNest(url: string): ReturnType<typeof http> {
+  const server = await spawnServiceProcess({
+    name: 'plain-nest',
+    main: path.join(projectRoot(), 'dist/bench/ingest/plain-nest.main.js'),
+    listeningMsg: 'plain nest listening',
+    env: { DATABASE_URL: url, POOL_SIZE: String(SINGLE_CONNECTIONS) },
+  });
+  try {
+    await http(server.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
+    return await http(server.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+  } finally {
+    await server.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
   const db = await benchDatabase();
   await migrate({ databaseUrl: db.url });
@@ -168,6 +187,7 @@ async function main(): Promise<void> {
     const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
     const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
     const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
+    const plain = await plainNest(db.url);
 
     await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
     const httpSingle = await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
@@ -185,12 +205,20 @@ async function main(): Promise<void> {
       { scenario: `raw pg: ${BATCH}-row INSERT per tx, ${BATCH_CONNECTIONS} clients`, rate: multi.rate, unit: 'events/s', p50_ms: multi.p50, p99_ms: multi.p99, note: 'ceiling' },
       { scenario: `emmett appendToStream, ${SINGLE_CONNECTIONS} clients`, rate: peer.rate, unit: 'events/s', p50_ms: peer.p50, p99_ms: peer.p99, note: 'peer' },
       {
+        scenario: `Nest + Fastify, one plain INSERT per request, ${SINGLE_CONNECTIONS} conns`,
+        rate: plain.rate,
+        unit: 'events/s',
+        p50_ms: plain.p50,
+        p99_ms: plain.p99,
+        note: `framework ceiling; ${ratio(plain.rate, single.rate)} raw 1-row`,
+      },
+      {
         scenario: `ledger HTTP single events, ${SINGLE_CONNECTIONS} conns`,
         rate: httpSingle.rate,
         unit: 'events/s',
         p50_ms: httpSingle.p50,
         p99_ms: httpSingle.p99,
-        note: `${ratio(httpSingle.rate, single.rate)} raw 1-row, ${ratio(httpSingle.rate, peer.rate)} emmett`,
+        note: `${ratio(httpSingle.rate, single.rate)} raw 1-row, ${ratio(httpSingle.rate, peer.rate)} emmett, ${ratio(httpSingle.rate, plain.rate)} plain Nest`,
       },
       {
         scenario: `ledger HTTP batches of ${BATCH}, ${BATCH_CONNECTIONS} conns`,
@@ -211,7 +239,7 @@ async function main(): Promise<void> {
       { scenario: 'Stripe signature verifications in-process', rate: verifies, unit: 'checks/s', p50_ms: NaN, p99_ms: NaN, note: 'HMAC-SHA256 over the raw body' },
     ];
     printTable('ingest', rows);
-    const failures = [httpSingle, httpBatch, httpStripe].reduce((n, r) => n + r.non2xx + r.errors, 0);
+    const failures = [plain, httpSingle, httpBatch, httpStripe].reduce((n, r) => n + r.non2xx + r.errors, 0);
     if (failures > 0) process.stdout.write(`\nWARNING: ${failures} HTTP requests failed or were not 2xx\n`);
     const file = await writeResults('ingest', {
       seconds: SECONDS,
@@ -220,6 +248,8 @@ async function main(): Promise<void> {
       ratios: {
         http_single_vs_raw_single: httpSingle.rate / single.rate,
         http_single_vs_emmett: httpSingle.rate / peer.rate,
+        http_single_vs_plain_nest: httpSingle.rate / plain.rate,
+        plain_nest_vs_raw_single: plain.rate / single.rate,
         http_batch_vs_raw_multi: httpBatch.rate / multi.rate,
         stripe_vs_generic: httpStripe.rate / httpSingle.rate,
         signature_share_of_request: signatureShare,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -115,6 +115,14 @@ export async function writeResults(name: string, payload: Record<string, unknown
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, `${JSON.stringify({ bench: name, at: new Date().toISOString(), machine: machine(), ...payload }, null, 2)}\n`);
   return file;
+}
+
+/** The newest results file `name` wrote on this checkout, parsed; null when there is none. */
+export async function latestResults(name: string): Promise<Record<string, unknown> | null> {
+  const dir = path.join(projectRoot(), 'bench', 'results');
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json')).sort();
+  const newest = files[files.length - 1];
+  return newest ? (JSON.parse(await readFile(path.join(dir, newest), 'utf8')) as Record<string, unknown>) : null;
 }
 
 export const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;

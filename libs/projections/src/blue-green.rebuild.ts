@@ -85,6 +85,9 @@ export async function rebuildBlueGreen(options: BlueGreenRebuildOptions): Promis
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+    // Fresh tables have no planner statistics until autovacuum reaches them (never, where it is
+    // off): without them the projector's per-batch lookups become whole-table scans after the swap.
+    await client.query(`ANALYZE ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`);
     let position = target;
 
     const attempts = options.swapAttempts ?? 5;

@@ -54,6 +54,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   onApplicationBootstrap(): void {
     this.health.register({ name: 'projector', class: 'B', check: () => this.check() });
     if (this.config.role === 'api') return;
+    void this.warnWithoutAutovacuum();
     const labels = { projection: ENTITLEMENTS_PROJECTION };
     const projection = new EntitlementProjection(this.policy);
     this.projector = new Projector({
@@ -81,6 +82,21 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
       },
     });
     this.projector.start();
+  }
+
+  /**
+   * The read model is rewritten row by row as events arrive: without autovacuum its tables
+   * bloat and keep no planner statistics, and the projector's lookups turn into table scans.
+   */
+  private async warnWithoutAutovacuum(): Promise<void> {
+    try {
+      const { rows } = await this.pool.query<{ on: boolean }>("SELECT current_setting('autovacuum')::boolean AS on");
+      if (rows[0]?.on === false) {
+        this.logger.warn('autovacuum is off on this PostgreSQL server: ent_* tables will bloat and lose their statistics, and the projector will slow down; turn it on (or VACUUM ANALYZE them on a schedule)');
+      }
+    } catch {
+      // Only advice: the database may not be up yet.
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
