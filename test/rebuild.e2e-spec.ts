@@ -126,9 +126,12 @@ describe('blue/green rebuild through the admin API', () => {
     expect(live.subjects.length).toBeGreaterThan(400);
     expect(replay).toEqual(live);
 
-    // The publisher followed the swap and still publishes what the API answers.
-    const metrics = await http(`${base}/metrics`);
-    expect(metrics.text).toMatch(/ledger_manifests_published_total\{reason="rebuild"\} [1-9]/);
+    // The publisher follows the swap (on its next round, paced by how long the last one took).
+    const published = /ledger_manifests_published_total\{reason="rebuild"\} [1-9]/;
+    for (const deadline = Date.now() + 30_000; !published.test((await http(`${base}/metrics`)).text); ) {
+      if (Date.now() > deadline) throw new Error('no manifest published for the rebuild within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     // Recorded in the log with actor and reason.
     const client = new pg.Client({ connectionString: db.url });

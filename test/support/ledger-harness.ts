@@ -71,20 +71,26 @@ export async function http(
 }
 
 let counter = 0;
+// Relative to when the suite loads, so that fixtures neither expire nor lose last-writer-wins to
+// events tests date "now - 1 day" as the calendar moves on; second precision, like a provider's.
+const LOADED_AT = Math.floor(Date.now() / 1000) * 1000;
+const DEFAULT_OCCURRED_AT = new Date(LOADED_AT - 3_600_000).toISOString();
+const DEFAULT_PERIOD_END = new Date(LOADED_AT + 30 * 86_400_000).toISOString();
+
 /** A valid `POST /v1/events` body. */
 export function subscriptionEvent(over: Record<string, unknown> = {}, sub: Record<string, unknown> = {}): Record<string, unknown> {
   counter += 1;
   return {
     id: `evt_${process.pid}_${counter}`,
     type: 'subscription.updated',
-    occurred_at: '2026-11-24T10:00:00Z',
+    occurred_at: DEFAULT_OCCURRED_AT,
     subscription: {
       id: `sub_${counter}`,
       subject: 'org_42',
       plan: 'pro',
       status: 'active',
       quantity: 5,
-      current_period_end: '2026-12-24T10:00:00Z',
+      current_period_end: DEFAULT_PERIOD_END,
       cancel_at_period_end: false,
       cancel_at: null,
       ended_at: null,
