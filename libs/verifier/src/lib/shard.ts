@@ -37,8 +37,6 @@ export interface Shard {
   readonly id: number;
   readonly sha256: string;
   readonly ver: number;
-  /** The exact bytes as UTF-8 text, kept for the cache. */
-  readonly text: string;
   /** Every subject of the shard, in document order. */
   readonly subjects: readonly string[];
   /** 1 where the subject belongs in this shard (`shardOf(subject) === id`): only those are looked up. */
@@ -65,6 +63,16 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * `shardCount` places subjects (see {@link Shard.home}); `features` interns feature names.
  */
 export async function readShard(source: Uint8Array | string, entry: ShardEntry, shardCount: number, features: FeatureIds): Promise<Shard> {
+  return (await readShardText(source, entry, shardCount, features)).shard;
+}
+
+/** {@link readShard}, also giving the shard's exact text (for a cache that has not got it yet). */
+export async function readShardText(
+  source: Uint8Array | string,
+  entry: ShardEntry,
+  shardCount: number,
+  features: FeatureIds,
+): Promise<{ shard: Shard; text: string }> {
   const bytes = typeof source === 'string' ? encoder.encode(source) : source;
   if (bytes.byteLength > entry.bytes) {
     throw new SnapshotRejectedError('shard_too_large', `shard ${entry.id} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
@@ -84,10 +92,10 @@ export async function readShard(source: Uint8Array | string, entry: ShardEntry, 
   const index = scanCanonical(text, entry.id, features) ?? parseGeneric(text, entry.id, features);
   const home = new Uint8Array(index.subjects.length);
   for (let i = 0; i < home.length; i++) home[i] = shardOf(index.subjects[i]!, shardCount) === entry.id ? 1 : 0;
-  return { id: entry.id, sha256: entry.sha256, text, home, ...index };
+  return { shard: { id: entry.id, sha256: entry.sha256, home, ...index }, text };
 }
 
-type ShardIndex = Omit<Shard, 'id' | 'sha256' | 'text' | 'home'>;
+type ShardIndex = Omit<Shard, 'id' | 'sha256' | 'home'>;
 
 function scanCanonical(text: string, id: number, features: FeatureIds): ShardIndex | null {
   const builder = new GrantBuilder();
