@@ -8,6 +8,7 @@ import { checkSuccession, isRecord, message, verifyManifest, type Manifest } fro
 import { resolveOptions } from './lib/options.js';
 import { FeatureIds, readShardText, type Shard } from './lib/shard.js';
 import { readSse } from './lib/sse.js';
+import { SubjectIndex } from './lib/subject-index.js';
 import { verifyCapabilityToken } from './lib/token.js';
 import type {
   CachedState,
@@ -35,11 +36,10 @@ interface Held {
   /** By shard id. */
   readonly shards: readonly Shard[];
   /**
-   * Subject → where its grants are: `offset * shardCount + shardId`, `offset` into that shard's
-   * `grants` (see `Shard`). Only subjects
-   * that belong in the shard holding them (`shardOf(subject) === shardId`) are listed.
+   * Subject → its shard and offset into that shard's `grants` (see `Shard`). Only subjects that
+   * belong in the shard holding them (`shardOf(subject) === shardId`) are listed.
    */
-  readonly subjects: ReadonlyMap<string, number>;
+  readonly subjects: SubjectIndex;
   /** SHA-256 hex of an API key → subject. */
   readonly apiKeys: ReadonlyMap<string, string>;
 }
@@ -379,13 +379,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
     }
     const source = fresh ? 'fresh' : 'stale';
-    const at = held.subjects.get(subject);
-    if (at === undefined) {
+    const slot = held.subjects.find(subject, held.shards);
+    if (slot < 0) {
       return { allowed: false, value: null, source, ver: manifest.ver, stale_for_s: staleForS, reason: 'unknown_subject' };
     }
-    const count = manifest.shardCount;
-    const shardId = at % count;
-    evaluateShardGrants(held.shards[shardId]!.grants, (at - shardId) / count, features.get(feature), nowMs, evaluation);
+    const index = held.subjects;
+    evaluateShardGrants(held.shards[index.shardOf(slot)]!.grants, index.offsetOf(slot), features.get(feature), nowMs, evaluation);
     const { value, reason } = evaluation;
     const allowed = isAllowed(value);
     return {
@@ -529,26 +528,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
 }
 
 /**
- * Subject → location ({@link Held.subjects}). The previous index is updated in place for the
+ * The subject index ({@link Held.subjects}). The previous index is updated in place for the
  * shards that changed: callers swap `held` in the same synchronous step, so no check ever sees
  * a half-updated index. A different shard count relocates everything: built afresh.
  */
-function indexSubjects(previous: Held | null, shardCount: number, shards: readonly Shard[]): Map<string, number> {
-  const reuse = previous !== null && previous.manifest.shardCount === shardCount;
-  const index = reuse ? (previous.subjects as Map<string, number>) : new Map<string, number>();
-  if (reuse) {
-    for (const old of previous.shards) {
-      if (shards[old.id] === old) continue;
-      for (let i = 0; i < old.subjects.length; i++) {
-        const subject = old.subjects[i]!;
-        if (old.home[i] === 1 && index.get(subject) === old.offsets[i]! * shardCount + old.id) index.delete(subject);
-      }
-    }
+function indexSubjects(previous: Held | null, shardCount: number, shards: readonly Shard[]): SubjectIndex {
+  if (previous !== null && previous.manifest.shardCount === shardCount) {
+    const index = previous.subjects;
+    for (const old of previous.shards) if (shards[old.id] !== old) index.removeShard(old);
+    for (const shard of shards) if (previous.shards[shard.id] !== shard) index.addShard(shard, shards);
+    return index;
   }
-  for (const shard of shards) {
-    if (reuse && previous.shards[shard.id] === shard) continue;
-    for (let i = 0; i < shard.subjects.length; i++) if (shard.home[i] === 1) index.set(shard.subjects[i]!, shard.offsets[i]! * shardCount + shard.id);
-  }
+  let expected = 0;
+  for (const shard of shards) for (let i = 0; i < shard.size; i++) expected += shard.home[i]!;
+  const index = new SubjectIndex(crypto.getRandomValues(new Uint32Array(1))[0]! | 0, expected);
+  for (const shard of shards) index.addShard(shard, shards);
   return index;
 }
 
