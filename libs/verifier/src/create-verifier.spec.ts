@@ -49,6 +49,28 @@ function memoryCache(): CacheAdapter & { state: CachedState | null; saves: numbe
   return cache;
 }
 
+/** An adapter that stores shards itself (`loadShard`/`saveShard`), in memory. */
+function shardStoreCache(): CacheAdapter & { state: CachedState | null; shards: Map<string, string>; handed: string[] } {
+  const cache = {
+    state: null as CachedState | null,
+    shards: new Map<string, string>(),
+    handed: [] as string[],
+    load: async () => (cache.state ? structuredClone(cache.state) : null),
+    save: async (state: CachedState) => {
+      cache.state = structuredClone(state);
+    },
+    loadShard: async (sha256: string) => {
+      const text = cache.shards.get(sha256);
+      return text === undefined ? null : new TextEncoder().encode(text);
+    },
+    saveShard: async (sha256: string, text: string) => {
+      cache.handed.push(sha256);
+      cache.shards.set(sha256, text);
+    },
+  };
+  return cache;
+}
+
 function next<E extends VerifierEventName>(
   v: Verifier,
   event: E,
@@ -506,6 +528,57 @@ describe('createVerifier: the cache', () => {
     await rolledBack.start();
     expect((await rejected).message).toContain('rollback');
     expect(rolledBack.state().seq).toBeNull();
+  });
+});
+
+describe('createVerifier: an adapter that stores shards itself', () => {
+  it('hands each verified shard over once, saves no shard text, and restarts from it offline', async () => {
+    const cache = shardStoreCache();
+    await ledger.publish({ iat: S0 });
+    const first = await started({ cache });
+    const hashes = claimsOf(ledger.latest!).shards.map((s) => s.sha256);
+    expect([...cache.handed].sort()).toEqual([...hashes].sort());
+    expect(cache.state).toMatchObject({ manifest: ledger.latest, shards: {}, shardHashes: hashes });
+
+    // a new manifest: only the changed shard is handed over
+    ledger.subjects = { ...ledger.subjects, org_new: { features: { api: [{ value: true, valid_until: null }] } } };
+    ledger.ver = 11;
+    await ledger.publish({ iat: S0 + 1 });
+    await first.sync();
+    const changed = claimsOf(ledger.latest!).shards.filter((s) => !hashes.includes(s.sha256));
+    expect(changed).toHaveLength(1);
+    expect(cache.handed.slice(hashes.length)).toEqual([changed[0]!.sha256]);
+    await first.stop();
+
+    const second = make({ cache, ledgerUrl: await downUrl() });
+    const fromCache = next(second, 'sync');
+    await second.start();
+    expect(await fromCache).toMatchObject({ via: 'cache', ver: 11 });
+    expect(second.check('org_new', 'api')).toMatchObject({ allowed: true, source: 'fresh', ver: 11 });
+    expect(second.check('org_42', 'projects')).toMatchObject({ allowed: true, value: 100 });
+    expect(await second.authenticateApiKey(API_KEY)).toBe('org_42');
+  });
+
+  it('refuses the cache when a shard read through loadShard does not match the signed manifest, or is missing', async () => {
+    const cache = shardStoreCache();
+    await ledger.publish({ iat: S0 });
+    await (await started({ cache })).stop();
+    const [hash, text] = [...cache.shards].find(([, t]) => t.includes('org_42'))!;
+    cache.shards.set(hash, text.replace('"value":50', '"value":51'));
+
+    const v = make({ cache, ledgerUrl: await downUrl() });
+    const rejected = next(v, 'reject');
+    await v.start();
+    expect(await rejected).toMatchObject({ reason: 'cache_invalid' });
+    expect((await rejected).message).toContain('shard_hash_mismatch');
+    expect(v.check('org_42', 'projects')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
+
+    cache.shards.delete(hash);
+    const w = make({ cache, ledgerUrl: await downUrl() });
+    const missing = next(w, 'reject');
+    await w.start();
+    expect((await missing).message).toContain('is missing');
+    expect(w.check('org_42', 'api')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
   });
 });
 

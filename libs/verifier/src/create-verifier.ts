@@ -6,8 +6,9 @@ import { Keyring } from './lib/keyring.js';
 import { createLedgerClient, link } from './lib/ledger-client.js';
 import { checkSuccession, isRecord, message, verifyManifest, type Manifest } from './lib/manifest.js';
 import { resolveOptions } from './lib/options.js';
-import { FeatureIds, readShard, type Shard } from './lib/shard.js';
+import { FeatureIds, readShardText, type Shard } from './lib/shard.js';
 import { readSse } from './lib/sse.js';
+import { SubjectIndex } from './lib/subject-index.js';
 import { verifyCapabilityToken } from './lib/token.js';
 import type {
   CachedState,
@@ -35,11 +36,10 @@ interface Held {
   /** By shard id. */
   readonly shards: readonly Shard[];
   /**
-   * Subject → where its grants are: `offset * shardCount + shardId`, `offset` into that shard's
-   * `grants` (see `Shard`). Only subjects
-   * that belong in the shard holding them (`shardOf(subject) === shardId`) are listed.
+   * Subject → its shard and offset into that shard's `grants` (see `Shard`). Only subjects that
+   * belong in the shard holding them (`shardOf(subject) === shardId`) are listed.
    */
-  readonly subjects: ReadonlyMap<string, number>;
+  readonly subjects: SubjectIndex;
   /** SHA-256 hex of an API key → subject. */
   readonly apiKeys: ReadonlyMap<string, string>;
 }
@@ -75,6 +75,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const evaluation: EvaluationSlot = { value: null, reason: 'not_granted' };
   const events = new Emitter<VerifierEvents>();
   const client = createLedgerClient(config);
+  const cache = config.cache;
+  /** The adapter stores shards one at a time (`loadShard`/`saveShard`): no shard text is kept once it has it. */
+  const storesShards = typeof cache?.loadShard === 'function' && typeof cache.saveShard === 'function';
+  /**
+   * Shard text by SHA-256 hex, only for the cache: every held shard's for an adapter that takes
+   * them in `save`; for one that stores shards itself, only those not yet handed to `saveShard`.
+   */
+  let texts = new Map<string, string>();
 
   let keyringReady: Promise<Keyring> | null = null;
   const keyring = (): Promise<Keyring> => (keyringReady ??= Keyring.pinned(config.pinned));
@@ -135,11 +143,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return config.classes.get(feature) ?? held?.manifest.classes.get(feature) ?? 'B';
   }
 
-  function cachedState(): CachedState {
+  function cachedState(state: Held | null): CachedState {
+    const shards = state?.shards ?? [];
     return {
       v: 1,
-      manifest: held?.manifest.jws ?? null,
-      shards: Object.fromEntries((held?.shards ?? []).map((s) => [s.sha256, s.text])),
+      manifest: state?.manifest.jws ?? null,
+      shards: storesShards ? {} : Object.fromEntries(shards.map((s) => [s.sha256, texts.get(s.sha256) ?? ''])),
+      shardHashes: shards.map((s) => s.sha256),
       highestSeq,
       highestVer,
       timeFloor: clock.floor,
@@ -148,19 +158,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function persist(): Promise<void> {
-    const cache = config.cache;
     if (!cache) return Promise.resolve();
-    const state = cachedState();
     saving = saving
-      .then(() => cache.save(state))
+      .then(async () => {
+        // the state saved names only shards the adapter already has, even if `held` moves meanwhile
+        const state = held;
+        if (storesShards) {
+          for (const shard of state?.shards ?? []) {
+            const text = texts.get(shard.sha256);
+            if (text === undefined) continue;
+            await cache.saveShard!(shard.sha256, text);
+            if (texts.get(shard.sha256) === text) texts.delete(shard.sha256);
+          }
+        }
+        await cache.save(cachedState(state));
+      })
       .catch((e: unknown) => {
         lastError = { code: 'cache_save_failed', message: message(e) };
       });
     return saving;
   }
 
-  function install(manifest: Manifest, shards: readonly Shard[], via: Via, fetched: number): void {
+  function install(manifest: Manifest, shards: readonly Shard[], via: Via, fetched: number, newTexts: ReadonlyMap<string, string>): void {
     const previous = held;
+    const kept = new Map<string, string>();
+    for (const shard of shards) {
+      const text = newTexts.get(shard.sha256) ?? texts.get(shard.sha256);
+      if (text !== undefined) kept.set(shard.sha256, text);
+    }
+    texts = kept;
     held = { manifest, shards, subjects: indexSubjects(previous, manifest.shardCount, shards), apiKeys: indexApiKeys(previous, shards) };
     highestSeq = Math.max(highestSeq, manifest.seq);
     highestVer = Math.max(highestVer, manifest.ver);
@@ -203,6 +229,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // a shard indexed under another shard count placed its subjects by that count: not reusable
     const reusable = new Map(held && held.manifest.shardCount === next.shardCount ? held.shards.map((s) => [s.sha256, s]) : []);
     let fetched = 0;
+    const fetchedTexts = new Map<string, string>();
     const shards = await mapLimit(next.shards, SHARD_CONCURRENCY, async (entry) => {
       const known = reusable.get(entry.sha256);
       if (known && known.id === entry.id) return known;
@@ -219,9 +246,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw e;
       }
       fetched += 1;
-      return readShard(bytes, entry, next.shardCount, features);
+      const { shard, text } = await readShardText(bytes, entry, next.shardCount, features);
+      if (cache) fetchedTexts.set(entry.sha256, text);
+      return shard;
     });
-    install(next, shards, via, fetched);
+    install(next, shards, via, fetched, fetchedTexts);
     etag = responseEtag ?? null;
     lastError = null;
     await learnKeys(ring, next);
@@ -288,7 +317,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** Restores the cached state only after verifying it as if it came from the network. */
   async function loadCache(ring: Keyring): Promise<void> {
-    const cache = config.cache;
     if (!cache) return;
     let cached: CachedState | null;
     try {
@@ -317,13 +345,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       const manifest = await verifyManifest(cached.manifest, ring, config.issuer);
       await checkSuccession(manifest, { held: null, highestSeq, highestVer }, clock.now(), config.clockToleranceS);
-      const texts = isRecord(cached.shards) ? cached.shards : {};
-      const shards = await mapLimit(manifest.shards, CACHE_SHARD_CONCURRENCY, (entry) => {
-        const text = Object.hasOwn(texts, entry.sha256) ? texts[entry.sha256] : undefined;
-        if (typeof text !== 'string') throw new SnapshotRejectedError('cache_invalid', `shard ${entry.id} is missing`);
-        return readShard(text, entry, manifest.shardCount, features);
+      const given = isRecord(cached.shards) ? cached.shards : {};
+      const loadedTexts = new Map<string, string>();
+      const shards = await mapLimit(manifest.shards, CACHE_SHARD_CONCURRENCY, async (entry) => {
+        let source: unknown = Object.hasOwn(given, entry.sha256) ? given[entry.sha256] : undefined;
+        if (source === undefined && storesShards) source = await cache.loadShard!(entry.sha256);
+        if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw new SnapshotRejectedError('cache_invalid', `shard ${entry.id} is missing`);
+        const { shard, text } = await readShardText(source, entry, manifest.shardCount, features);
+        // an adapter that stores shards has this one already
+        if (!storesShards) loadedTexts.set(entry.sha256, text);
+        return shard;
       });
-      install(manifest, shards, 'cache', 0);
+      install(manifest, shards, 'cache', 0, loadedTexts);
       await learnKeys(ring, manifest);
     } catch (e) {
       const inner = e instanceof VerifierError ? `${e.code}: ${e.message}` : message(e);
@@ -346,13 +379,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
     }
     const source = fresh ? 'fresh' : 'stale';
-    const at = held.subjects.get(subject);
-    if (at === undefined) {
+    const slot = held.subjects.find(subject, held.shards);
+    if (slot < 0) {
       return { allowed: false, value: null, source, ver: manifest.ver, stale_for_s: staleForS, reason: 'unknown_subject' };
     }
-    const count = manifest.shardCount;
-    const shardId = at % count;
-    evaluateShardGrants(held.shards[shardId]!.grants, (at - shardId) / count, features.get(feature), nowMs, evaluation);
+    const index = held.subjects;
+    evaluateShardGrants(held.shards[index.shardOf(slot)]!.grants, index.offsetOf(slot), features.get(feature), nowMs, evaluation);
     const { value, reason } = evaluation;
     const allowed = isAllowed(value);
     return {
@@ -496,26 +528,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
 }
 
 /**
- * Subject → location ({@link Held.subjects}). The previous index is updated in place for the
+ * The subject index ({@link Held.subjects}). The previous index is updated in place for the
  * shards that changed: callers swap `held` in the same synchronous step, so no check ever sees
  * a half-updated index. A different shard count relocates everything: built afresh.
  */
-function indexSubjects(previous: Held | null, shardCount: number, shards: readonly Shard[]): Map<string, number> {
-  const reuse = previous !== null && previous.manifest.shardCount === shardCount;
-  const index = reuse ? (previous.subjects as Map<string, number>) : new Map<string, number>();
-  if (reuse) {
-    for (const old of previous.shards) {
-      if (shards[old.id] === old) continue;
-      for (let i = 0; i < old.subjects.length; i++) {
-        const subject = old.subjects[i]!;
-        if (old.home[i] === 1 && index.get(subject) === old.offsets[i]! * shardCount + old.id) index.delete(subject);
-      }
-    }
+function indexSubjects(previous: Held | null, shardCount: number, shards: readonly Shard[]): SubjectIndex {
+  if (previous !== null && previous.manifest.shardCount === shardCount) {
+    const index = previous.subjects;
+    for (const old of previous.shards) if (shards[old.id] !== old) index.removeShard(old);
+    for (const shard of shards) if (previous.shards[shard.id] !== shard) index.addShard(shard, shards);
+    return index;
   }
-  for (const shard of shards) {
-    if (reuse && previous.shards[shard.id] === shard) continue;
-    for (let i = 0; i < shard.subjects.length; i++) if (shard.home[i] === 1) index.set(shard.subjects[i]!, shard.offsets[i]! * shardCount + shard.id);
-  }
+  let expected = 0;
+  for (const shard of shards) for (let i = 0; i < shard.size; i++) expected += shard.home[i]!;
+  const index = new SubjectIndex(crypto.getRandomValues(new Uint32Array(1))[0]! | 0, expected);
+  for (const shard of shards) index.addShard(shard, shards);
   return index;
 }
 

@@ -64,8 +64,14 @@ export interface CachedState {
   readonly v: 1;
   /** Compact JWS of the last accepted manifest, or `null` before the first one. */
   readonly manifest: string | null;
-  /** Shard bytes (UTF-8 JSON text) by their SHA-256 hex: exactly the shards of `manifest`. */
+  /**
+   * Shard bytes (UTF-8 JSON text) by their SHA-256 hex: exactly the shards of `manifest`. Empty
+   * when saving to an adapter that stores shards itself ({@link CacheAdapter.saveShard}); such an
+   * adapter may also leave shards out of what `load` returns and hand them to `loadShard`.
+   */
   readonly shards: Readonly<Record<string, string>>;
+  /** SHA-256 hex of the manifest's shards, in id order (set by the verifier on save). */
+  readonly shardHashes?: readonly string[];
   readonly highestSeq: number;
   readonly highestVer: number;
   /** Epoch milliseconds: the latest signed `iat` and clock reading observed. */
@@ -82,6 +88,16 @@ export interface CachedState {
 export interface CacheAdapter {
   load(): Promise<CachedState | null>;
   save(state: CachedState): Promise<void>;
+  /**
+   * Optional, together with `saveShard`: the adapter stores shards itself, one at a time. The
+   * verifier then reads each cached shard through `loadShard` while it re-verifies them (a few at
+   * a time, instead of all in `load`), hands each newly verified shard to `saveShard` once, and
+   * calls `save` with empty `shards` (their hashes in `shardHashes`), so it need not keep shard
+   * text in memory. `null` for a shard the adapter does not have.
+   */
+  loadShard?(sha256: string): Promise<string | Uint8Array | null>;
+  /** Stores one verified shard (its exact text) under its SHA-256 hex; see `loadShard`. */
+  saveShard?(sha256: string, text: string): Promise<void>;
 }
 
 /** A minimal `fetch`: the global one, or any WHATWG-compatible implementation. */

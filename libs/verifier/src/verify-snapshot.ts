@@ -117,10 +117,10 @@ async function checkShard(
   }
   try {
     const shard = await readShard(bytes, entry, shardCount, features);
-    if (shard.subjects.length !== entry.count) {
-      return fail('shard_invalid', `shard ${entry.id} holds ${shard.subjects.length} subjects, the manifest says ${entry.count}`);
+    if (shard.size !== entry.count) {
+      return fail('shard_invalid', `shard ${entry.id} holds ${shard.size} subjects, the manifest says ${entry.count}`);
     }
-    return { ...entry, subjects: shard.subjects.length, error: null };
+    return { ...entry, subjects: shard.size, error: null };
   } catch (e) {
     if (e instanceof VerifierError) return fail(e.code, e.message);
     throw e;

@@ -152,16 +152,20 @@ async function fromUrl(ctx: CliContext, raw: string): Promise<Loaded> {
 }
 
 async function fromDirectory(dir: string): Promise<Loaded> {
-  const state = await createDirectoryCache(dir).load();
+  const cache = createDirectoryCache(dir);
+  const state = await cache.load();
   if (!state) throw CliError.local('no-cache', 'not a verifier cache', `${dir} has no state.json`);
   if (typeof state.manifest !== 'string') throw CliError.local('no-manifest', 'the cache holds no manifest', dir);
   const encoder = new TextEncoder();
   return {
     manifest: state.manifest,
     keyEvidence: Array.isArray(state.keyEvidence) ? state.keyEvidence : [],
+    // the directory cache stores shards one at a time (read here as they are checked)
     shard: async (entry) => {
-      const text = Object.hasOwn(state.shards, entry.sha256) ? state.shards[entry.sha256] : undefined;
-      return typeof text === 'string' ? encoder.encode(text) : null;
+      const given = Object.hasOwn(state.shards, entry.sha256) ? state.shards[entry.sha256] : undefined;
+      const source = typeof given === 'string' ? given : await cache.loadShard!(entry.sha256);
+      if (source === null || source === undefined) return null;
+      return typeof source === 'string' ? encoder.encode(source) : source;
     },
   };
 }

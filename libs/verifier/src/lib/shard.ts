@@ -26,25 +26,27 @@ export class FeatureIds {
 }
 
 /**
- * A verified shard, indexed compactly: no object per subject or per grant. Subject `i` (its
- * position in `subjects`) has its grants at `grants[offsets[i]]`: their number `k`, then `k`
- * records of three numbers: `featureId * 2 + numeric` (a {@link FeatureIds} id; `numeric` 1 for a
+ * A verified shard, indexed compactly: no object or string per subject or per grant. Subject `i`
+ * (in document order) has its grants at `grants[offsets[i]]`: their number `k`, then `k` records
+ * of three numbers: `featureId * 2 + numeric` (a {@link FeatureIds} id; `numeric` 1 for a
  * number, 0 for a boolean), the value (the number, or 1/0 for true/false), and `valid_until`
- * (exclusive end, epoch ms; `Infinity` for no expiry). One subject's grants are contiguous, so a
- * decision reads one short run of memory.
+ * (exclusive end, epoch ms; `Infinity` for no expiry). Just before that count: the subject's
+ * length in UTF-16 code units, and before it the code units themselves, four to a number (read
+ * through `chars`, a view of the same memory; see {@link subjectName}). One subject's name and
+ * grants are contiguous, so a lookup and a decision read one short run of memory.
  */
 export interface Shard {
   readonly id: number;
   readonly sha256: string;
   readonly ver: number;
-  /** The exact bytes as UTF-8 text, kept for the cache. */
-  readonly text: string;
-  /** Every subject of the shard, in document order. */
-  readonly subjects: readonly string[];
+  /** Number of subjects in the shard. */
+  readonly size: number;
   /** 1 where the subject belongs in this shard (`shardOf(subject) === id`): only those are looked up. */
   readonly home: Uint8Array;
   readonly offsets: Uint32Array;
   readonly grants: Float64Array;
+  /** `grants`' memory as UTF-16 code units: subject names. */
+  readonly chars: Uint16Array;
   /** SHA-256 hex of an API key, then its subject, flattened: `[hash, subject, hash, subject, …]`. */
   readonly apiKeys: readonly string[];
 }
@@ -65,6 +67,16 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * `shardCount` places subjects (see {@link Shard.home}); `features` interns feature names.
  */
 export async function readShard(source: Uint8Array | string, entry: ShardEntry, shardCount: number, features: FeatureIds): Promise<Shard> {
+  return (await readShardText(source, entry, shardCount, features)).shard;
+}
+
+/** {@link readShard}, also giving the shard's exact text (for a cache that has not got it yet). */
+export async function readShardText(
+  source: Uint8Array | string,
+  entry: ShardEntry,
+  shardCount: number,
+  features: FeatureIds,
+): Promise<{ shard: Shard; text: string }> {
   const bytes = typeof source === 'string' ? encoder.encode(source) : source;
   if (bytes.byteLength > entry.bytes) {
     throw new SnapshotRejectedError('shard_too_large', `shard ${entry.id} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
@@ -82,19 +94,34 @@ export async function readShard(source: Uint8Array | string, entry: ShardEntry, 
   }
   // the ledger's canonical encoding is read in one pass; anything else through JSON.parse
   const index = scanCanonical(text, entry.id, features) ?? parseGeneric(text, entry.id, features);
-  const home = new Uint8Array(index.subjects.length);
-  for (let i = 0; i < home.length; i++) home[i] = shardOf(index.subjects[i]!, shardCount) === entry.id ? 1 : 0;
-  return { id: entry.id, sha256: entry.sha256, text, home, ...index };
+  const { subjects, ...rest } = index;
+  const home = new Uint8Array(subjects.length);
+  for (let i = 0; i < home.length; i++) home[i] = shardOf(subjects[i]!, shardCount) === entry.id ? 1 : 0;
+  return { shard: { id: entry.id, sha256: entry.sha256, size: subjects.length, home, ...rest }, text };
 }
 
-type ShardIndex = Omit<Shard, 'id' | 'sha256' | 'text' | 'home'>;
+/** Where subject `i`'s name starts in `shard.chars`, and its length. */
+export function nameAt(grants: Float64Array, at: number): { start: number; length: number } {
+  const length = grants[at - 1]!;
+  return { start: (at - 1 - ((length + 3) >> 2)) * 4, length };
+}
+
+/** The name of subject `i` of `shard` (document order). */
+export function subjectName(shard: Shard, i: number): string {
+  const { start, length } = nameAt(shard.grants, shard.offsets[i]!);
+  let out = '';
+  for (let k = 0; k < length; k++) out += String.fromCharCode(shard.chars[start + k]!);
+  return out;
+}
+
+type ShardIndex = Omit<Shard, 'id' | 'sha256' | 'home' | 'size'> & { readonly subjects: readonly string[] };
 
 function scanCanonical(text: string, id: number, features: FeatureIds): ShardIndex | null {
   const builder = new GrantBuilder();
   const subjects: string[] = [];
   const apiKeys: string[] = [];
   const scanned = scanShard(text, id, {
-    subject: (name) => builder.subject(subjects.push(name) - 1),
+    subject: (name) => builder.subject(subjects.push(name) - 1, name),
     feature: (name) => features.intern(name),
     grant: (feature, value, numeric, until) => builder.grant(feature, value, numeric, until),
     apiKey: (hash, subject) => apiKeys.push(hash, subject),
@@ -125,7 +152,7 @@ function parseGeneric(text: string, id: number, features: FeatureIds): ShardInde
     const subject = subjects[i]!;
     const raw = doc.subjects[subject];
     if (!isRecord(raw)) return fail(`subject ${subject} is not an object`);
-    builder.subject(i);
+    builder.subject(i, subject);
     readSubject(raw, subject, builder, apiKeys, features, (what) => fail(`subject ${subject}: ${what}`));
   }
   return { ver: doc.ver as number, subjects, ...builder.finish(subjects.length), apiKeys };
@@ -168,17 +195,25 @@ function readSubject(
   for (const key of keys as string[]) apiKeys.push(key, subject);
 }
 
-/** Accumulates subjects' grant records into one growable Float64Array, trimmed at the end. */
+/** Accumulates subjects' names and grant records into one growable Float64Array, trimmed at the end. */
 class GrantBuilder {
   private offsets = new Uint32Array(64);
   private data = new Float64Array(256);
+  private chars = new Uint16Array(this.data.buffer);
   private n = 0;
   private current = -1;
 
-  /** Grants from now on belong to subject `i` (subjects come in order 0, 1, 2, …). */
-  subject(i: number): void {
+  /** Grants from now on belong to subject `i`, named `name` (subjects come in order 0, 1, 2, …). */
+  subject(i: number, name: string): void {
     if (i >= this.offsets.length) this.offsets = grow(this.offsets, new Uint32Array(this.offsets.length * 2));
-    this.reserve(1);
+    const words = (name.length + 3) >> 2;
+    this.reserve(words + 2);
+    const chars = this.chars;
+    const start = this.n * 4;
+    for (let k = 0; k < name.length; k++) chars[start + k] = name.charCodeAt(k);
+    chars.fill(0, start + name.length, (this.n + words) * 4);
+    this.n += words;
+    this.data[this.n++] = name.length;
     this.offsets[i] = this.n;
     this.current = this.n;
     this.data[this.n++] = 0;
@@ -194,12 +229,17 @@ class GrantBuilder {
     this.n += 3;
   }
 
-  finish(subjects: number): Pick<Shard, 'offsets' | 'grants'> {
-    return { offsets: this.offsets.slice(0, subjects), grants: this.data.slice(0, this.n) };
+  finish(subjects: number): Pick<Shard, 'offsets' | 'grants' | 'chars'> {
+    const grants = this.data.slice(0, this.n);
+    return { offsets: this.offsets.slice(0, subjects), grants, chars: new Uint16Array(grants.buffer, grants.byteOffset, grants.length * 4) };
   }
 
   private reserve(k: number): void {
-    if (this.n + k > this.data.length) this.data = grow(this.data, new Float64Array(this.data.length * 2));
+    if (this.n + k <= this.data.length) return;
+    let size = this.data.length * 2;
+    while (this.n + k > size) size *= 2;
+    this.data = grow(this.data, new Float64Array(size));
+    this.chars = new Uint16Array(this.data.buffer);
   }
 }
 
