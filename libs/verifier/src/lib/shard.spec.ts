@@ -33,7 +33,7 @@ async function decisions(text: string, subjects: Record<string, RawSubject>, now
 }
 
 const grant = fc.record({
-  value: fc.oneof(fc.boolean(), fc.integer({ min: -5, max: 1000 }), fc.double({ noNaN: true, noDefaultInfinity: true })),
+  value: fc.oneof(fc.boolean(), fc.integer({ min: -5, max: 1000 }), fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (Object.is(x, -0) ? 0 : x))), // JSON has no -0
   valid_until: fc.option(fc.integer({ min: T - 1000, max: T + 1000 }).map((ms) => new Date(ms).toISOString())),
 });
 const subjectsArb = fc.dictionary(
