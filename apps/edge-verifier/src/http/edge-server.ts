@@ -1,4 +1,4 @@
-import { fastify, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Decision, Verifier, VerifierState } from '@app/verifier';
 import type { EdgeMetrics } from '../metrics/edge.metrics.js';
@@ -109,9 +109,9 @@ export function createEdgeServer(options: EdgeServerOptions): FastifyInstance {
   const { verifier, metrics } = options;
   const app = fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024,
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     connectionTimeout: 30_000,
     requestTimeout: 10_000,
     keepAliveTimeout: 72_000,
