@@ -12,7 +12,7 @@
  * BENCH_LEDGER_NODE_ARGS (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -345,6 +345,7 @@ async function main(): Promise<void> {
 
     // Through the service: the built ledger as its own process (role all) on this database, as
     // in production. Its projector takes over from the checkpoint the in-process one left.
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ledger-bench-data-'));
     const ledger = await spawnLedgerProcess({
       DATABASE_URL: db.url,
       HOST: '127.0.0.1',
@@ -352,7 +353,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'info',
       LEDGER_ADMIN_TOKEN: TOKEN,
       LEDGER_PLANS: `${projectRoot()}/plans.json`,
-      LEDGER_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'ledger-bench-data-')),
+      LEDGER_DATA_DIR: dataDir,
     }, (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter(Boolean));
     let lags: number[] = [];
     let steadyRate = NaN;
@@ -378,6 +379,7 @@ async function main(): Promise<void> {
       say('reads during the rebuild', `p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms, ${Math.round(during.rate)}/s, ${during.errors} errors`);
     } finally {
       await ledger.kill('SIGTERM');
+      await rm(dataDir, { recursive: true, force: true });
     }
 
     const rows: Row[] = [

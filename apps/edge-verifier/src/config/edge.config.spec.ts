@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadEdgeConfig } from './edge.config.js';
@@ -28,10 +28,14 @@ describe('edge verifier config', () => {
 
   it('reads pinned keys from a file, as a JWKS or an array', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'edge-config-'));
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify([pub]));
-    const { VERIFIER_TRUSTED_KEYS: _k, ...noKeys } = base;
-    expect(loadEdgeConfig({ ...noKeys, VERIFIER_TRUSTED_JWKS: 'jwks.json' }, dir).trustedKeys).toEqual([pub]);
-    expect(problems({ ...noKeys, VERIFIER_TRUSTED_JWKS: 'missing.json' })[0]).toMatch(/cannot read .*missing\.json \(ENOENT\)/);
+    try {
+      writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify([pub]));
+      const { VERIFIER_TRUSTED_KEYS: _k, ...noKeys } = base;
+      expect(loadEdgeConfig({ ...noKeys, VERIFIER_TRUSTED_JWKS: 'jwks.json' }, dir).trustedKeys).toEqual([pub]);
+      expect(problems({ ...noKeys, VERIFIER_TRUSTED_JWKS: 'missing.json' })[0]).toMatch(/cannot read .*missing\.json \(ENOENT\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names every problem and how to fix it, without echoing secrets or keys', () => {
