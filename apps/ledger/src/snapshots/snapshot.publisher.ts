@@ -123,7 +123,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       if (reason) {
         // In slices: the projector and HTTP share this event loop, and a publication under a
         // steady stream re-encodes most shards.
-        const applied = changes.size > 0 ? await shards.applyChangesInSlices(await this.entries(changes), checkpoint, yieldToEventLoop) : [];
+        const applied = changes.size > 0 ? await shards.applyChangesInSlices(await this.entries(changes), checkpoint, yieldToEventLoop, SLICE_MS) : [];
         const changed = [...new Set([...unstored, ...applied])];
         ver = Math.max(ver, checkpoint);
         // The JWKS rides in every manifest, signed: verifiers pinned to the current key learn
@@ -238,8 +238,16 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     return out;
   }
 
+  /** Housekeeping: a failure is logged and retried next round, never a reason to stop publishing. */
   private async prune(client: pg.Client): Promise<void> {
-    const { shards, manifests } = await pruneSnapshots(client, SNAPSHOT_RETENTION);
+    let deleted: { shards: number; manifests: number };
+    try {
+      deleted = await pruneSnapshots(client, SNAPSHOT_RETENTION);
+    } catch (err) {
+      this.logger.warn(`pruning old snapshots failed (retried in ${PRUNE_EVERY_MS / 1000} s): ${(err as Error).message}`);
+      return;
+    }
+    const { shards, manifests } = deleted;
     if (shards + manifests === 0) return;
     this.pruned.inc({ kind: 'shard' }, shards);
     this.pruned.inc({ kind: 'manifest' }, manifests);
