@@ -6,19 +6,16 @@ ALTER TABLE snapshot_manifests ADD COLUMN shard_hashes text[];
 
 -- Manifests published before this column existed: their names come from the JWS payload
 -- (base64url JSON; PostgreSQL's base64 wants the standard alphabet and padding).
-UPDATE snapshot_manifests m
+UPDATE snapshot_manifests
    SET shard_hashes = ARRAY(
          SELECT s->>'sha256'
-           FROM jsonb_array_elements(
+           FROM (SELECT split_part(jws, '.', 2) AS payload) p,
+                jsonb_array_elements(
                   convert_from(decode(rpad(translate(p.payload, '-_', '+/'),
                                            ((length(p.payload) + 3) / 4) * 4, '='), 'base64'), 'UTF8')::jsonb
-                  -> 'shards') AS s)
-  FROM (SELECT seq, split_part(jws, '.', 2) AS payload FROM snapshot_manifests) p
- WHERE p.seq = m.seq;
+                  -> 'shards') AS s);
 
 ALTER TABLE snapshot_manifests ALTER COLUMN shard_hashes SET NOT NULL;
-CREATE INDEX snapshot_manifests_published ON snapshot_manifests (published_at);
 
 -- Down Migration
-DROP INDEX snapshot_manifests_published;
 ALTER TABLE snapshot_manifests DROP COLUMN shard_hashes;

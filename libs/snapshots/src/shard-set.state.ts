@@ -230,7 +230,6 @@ export class ShardSet {
       const next = assembleShard(id, ver, members);
       this.#install(id, slot, next.encoded, ver, next.index);
       changed.push(id);
-      this.#ver = ver;
       yield;
     }
     this.#ver = ver;

@@ -162,9 +162,7 @@ async function fromDirectory(dir: string): Promise<Loaded> {
     keyEvidence: Array.isArray(state.keyEvidence) ? state.keyEvidence : [],
     // the directory cache stores shards one at a time (read here as they are checked)
     shard: async (entry) => {
-      const given = Object.hasOwn(state.shards, entry.sha256) ? state.shards[entry.sha256] : undefined;
-      const source = typeof given === 'string' ? given : await cache.loadShard!(entry.sha256);
-      if (source === null || source === undefined) return null;
+      const source = await cache.loadShard!(entry.sha256);
       return typeof source === 'string' ? encoder.encode(source) : source;
     },
   };
