@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import type pg from 'pg';
+import { createTestDatabase, testPool, type TestDatabase } from './support/test-database.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, TEST_PLANS, http, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 import { waitForPosition } from './support/projection-check.js';
 
@@ -18,7 +18,7 @@ describe('admin API: scopes, replay of every subject, what-if', () => {
     db = await createTestDatabase();
     ledger = await startLedger(db.url);
     base = ledger.url;
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
   });
   afterAll(async () => {
     await pool?.end();

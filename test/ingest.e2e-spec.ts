@@ -1,6 +1,6 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { signStripeScheme } from '../libs/billing/src/index.js';
-import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from './support/test-database.js';
 import {
   ADMIN_TOKEN,
   INGEST_SECRET,
@@ -28,7 +28,7 @@ describe('POST /v1/events', () => {
     db = await createTestDatabase();
     ledger = await startLedger(db.url, { LEDGER_MAX_BODY: String(MAX_BODY) });
     url = `${ledger.url}/v1/events`;
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
   });
 
   afterAll(async () => {
@@ -168,7 +168,7 @@ describe('tokens, health, metrics', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     ledger = await startLedger(db.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = testPool(db.url, 1);
   });
 
   afterAll(async () => {

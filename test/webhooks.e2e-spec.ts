@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { NodeRuntime, Webhooks } from '@paddle/paddle-node-sdk';
-import pg from 'pg';
+import type pg from 'pg';
 import Stripe from 'stripe';
 import { signPaddleSignature, signStripeScheme } from '../libs/billing/src/index.js';
 import { ADMIN_TOKEN, http, startLedger, type RunningLedger } from './support/ledger-harness.js';
-import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from './support/test-database.js';
 
 const STRIPE_SECRET = 'whsec_e2e_current_Qm8Vn2Xb4Zc6Ld1Kf3Hs5Tw7';
 const STRIPE_OLD_SECRET = 'whsec_e2e_previous_Gh5Jk8Lm1Np4Qr7St0Uv3W';
@@ -72,7 +72,7 @@ function useLedger(): {
   beforeAll(async () => {
     db = await createTestDatabase();
     ledger = await startLedger(db.url, ENV);
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, 2);
   });
 
   afterAll(async () => {

@@ -38,10 +38,33 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       try {
+        // pg's pool.end() resolves once its clients have sent Terminate, before their
+        // sessions end: FORCE at that moment would signal a backend still open, and its
+        // "terminating connection" reaches a client whose pool has already let it go. Wait
+        // (briefly) for the sessions to end; FORCE is for those a killed process left.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0]!.n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();
       }
     },
   };
+}
+
+/**
+ * A pool for a test's own reads. Like every pg pool it needs an 'error' listener: without
+ * one, a server-side end of an idle session is an uncaught error in whatever test runs then.
+ * The pool replaces such a client; a query that needs the server still fails loudly.
+ */
+export function testPool(url: string, max = 2): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresEventStore, readEvents, type NewEvent } from '@app/event-store';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../../../test/support/test-database.js';
 import { createTablesLike, entitlementTables, EntitlementProjection, LIVE_TABLES } from './index.js';
 
 const POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
@@ -44,7 +44,7 @@ describe('EntitlementProjection.apply', () => {
   let client: pg.Client;
   beforeAll(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    pool = testPool(db.url, 4);
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
   });
