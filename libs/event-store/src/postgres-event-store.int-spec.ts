@@ -162,6 +162,64 @@ describe('PostgresEventStore', () => {
     expect(d.value.events[0]).toMatchObject({ position: a.value.events[0]!.position, duplicate: true });
   });
 
+  it('names the position of an event with the same id and another body queued in the same group', async () => {
+    const [first, second] = await Promise.allSettled([
+      store.append({ events: [event('same-group', 'q1', { v: 1 })] }),
+      store.append({ events: [event('same-group', 'q1', { v: 2 })] }),
+    ]);
+    if (first?.status !== 'fulfilled' || second?.status !== 'rejected') throw new Error('expected the first to commit, the second to be refused');
+    expect(second.reason).toBeInstanceOf(IdempotencyConflictError);
+    expect(second.reason.position).toBe(first.value.events[0]!.position);
+  });
+
+  it('plans again under the lock when another appender wrote its stream or recorded its event since its read', async () => {
+    // Separate stores (as separate processes would be) on one stream and one event id: their
+    // plans go stale under each other, so the locked re-plan must decide.
+    const stores = Array.from({ length: 6 }, () => {
+      const p = createPool({ connectionString: db.url, max: 1 });
+      let replanned = 0;
+      const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void (replanned += g.replanned ? 1 : 0) } });
+      return { p, s, replanned: () => replanned };
+    });
+    const stream = 'contended';
+    const startHead = await store.head();
+    const perStore = 40;
+    const appended = await Promise.all(
+      stores.map(({ s }, w) =>
+        Promise.all(Array.from({ length: perStore }, (_, i) => s.append({ events: [event('contend', `c-${w}-${i}`, { w, i }, stream)] }))),
+      ),
+    );
+    // The same delivery from every store at once: recorded once, the others answered as duplicates.
+    const same = await Promise.all(stores.map(({ s }) => s.append({ events: [event('contend', 'same', { same: true }, 'other')] })));
+    // The same id with other bodies at once: one recorded, every other refused naming it.
+    const clash = await Promise.allSettled(stores.map(({ s }, w) => s.append({ events: [event('contend', 'clash', { w }, 'clash')] })));
+    const replans = stores.reduce((n, { replanned }) => n + replanned(), 0);
+    await Promise.all(stores.map(({ s }) => s.close()));
+    await Promise.all(stores.map(({ p }) => p.end()));
+
+    const versions = (await store.readStream(stream)).map((e) => e.streamVersion);
+    expect(versions).toEqual(Array.from({ length: stores.length * perStore }, (_, i) => i + 1));
+    const positions = appended.flat().map((r) => r.events[0]!.position).sort((a, b) => a - b);
+    expect(positions).toEqual(Array.from({ length: positions.length }, (_, i) => startHead + i + 1));
+
+    const recorded = same.filter((r) => !r.events[0]!.duplicate);
+    expect(recorded).toHaveLength(1);
+    for (const r of same) expect(r.events[0]!.position).toBe(recorded[0]!.events[0]!.position);
+
+    const won = clash.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    const at = won[0]!.status === 'fulfilled' ? won[0]!.value.events[0]!.position : -1;
+    for (const r of clash.filter((c) => c.status === 'rejected')) {
+      expect(r.reason).toBeInstanceOf(IdempotencyConflictError);
+      expect(r.reason.position).toBe(at);
+    }
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE source = 'contend' AND source_event_id IN ('same', 'clash')");
+    expect(rows[0]!.n).toBe(2);
+    expect(await store.head()).toBe(startHead + stores.length * perStore + 2);
+    // The contention above cannot all have been planned without a collision.
+    expect(replans).toBeGreaterThan(0);
+  });
+
   it('refuses to rewrite the log', async () => {
     await expect(pool.query('UPDATE events SET type = $1', ['tampered'])).rejects.toThrow(/append-only/);
     await expect(pool.query('DELETE FROM events')).rejects.toThrow(/append-only/);

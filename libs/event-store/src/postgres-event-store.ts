@@ -40,7 +40,8 @@ export interface EventStoreOptions {
 }
 
 export interface EventStoreObserver {
-  groupCommitted?(stats: { units: number; events: number; durationMs: number; head: number }): void;
+  /** `replanned`: the group was planned again under the lock (another appender moved first). */
+  groupCommitted?(stats: { units: number; events: number; durationMs: number; head: number; replanned: boolean }): void;
   circuitChanged?(state: 'open' | 'half_open' | 'closed'): void;
 }
 
@@ -52,17 +53,45 @@ interface Pending {
 
 interface KnownEvent {
   readonly hash: Buffer;
+  /** Absolute for a recorded event; an offset in the group for one this group adds. */
   readonly position: number;
   readonly streamVersion: number;
+  readonly relative: boolean;
 }
 
 interface Row {
-  readonly position: number;
+  /** 1..n in the group: the position is the group's base plus this. */
+  readonly offset: number;
   readonly event: NewEvent;
   readonly streamVersion: number;
 }
 
+type PlannedEvent = AppendedEvent & { readonly relative: boolean };
+/** A refusal's error is made once the group's base is known (it may name a position). */
+type PlannedOutcome = { ok: true; events: PlannedEvent[] } | { ok: false; error: (base: number) => Error };
 type UnitOutcome = { ok: true; events: AppendedEvent[] } | { ok: false; error: Error };
+
+interface LoadedState {
+  readonly known: Map<string, KnownEvent>;
+  readonly versions: Map<string, number>;
+  readonly head: number;
+}
+
+interface GroupPlan {
+  readonly rows: Row[];
+  readonly outcomes: PlannedOutcome[];
+  /** The streams the rows write and their versions after them. */
+  readonly streams: string[];
+  readonly versions: number[];
+}
+
+interface GroupWritten {
+  readonly outcomes: UnitOutcome[];
+  readonly head: number;
+  readonly events: number;
+  readonly durationMs: number;
+  readonly replanned: boolean;
+}
 
 const key = (source: string, id: string): string => `${source}\u0000${id}`;
 
@@ -75,6 +104,12 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  * next appender (and so the next position) only starts once the previous one is visible.
  * Concurrent appends of this process are queued and written together by one transaction
  * (group commit), so throughput does not collapse to one fsync per request.
+ *
+ * The lock is held only inside one statement (`ledger_append`, migrations/…0600): a group's
+ * dedupe keys and streams are read and its rows planned before it, so the lock never waits
+ * on a round trip to this process, whose event loop is busy with HTTP. If another appender
+ * wrote one of the group's streams or events in between, the insert fails on a unique key
+ * (stream versions are contiguous) and the group is planned again with the lock taken first.
  *
  * @example
  * const store = new PostgresEventStore(pool);
@@ -165,8 +200,7 @@ export class PostgresEventStore {
   private drain(): void {
     while (this.writing < this.writers && this.queue.length > 0) {
       this.writing += 1;
-      const group = this.takeGroup();
-      void this.commitGroup(group).finally(() => {
+      void this.commitGroup(() => this.takeGroup()).finally(() => {
         this.writing -= 1;
         this.drain();
       });
@@ -185,183 +219,128 @@ export class PostgresEventStore {
     return group;
   }
 
-  private async commitGroup(group: Pending[]): Promise<void> {
-    let written: { outcomes: UnitOutcome[]; head: number; events: number; durationMs: number };
+  /**
+   * One group append. `take` gives the group's requests; it is called once a connection is
+   * held, so the group holds everything that queued while waiting for it.
+   */
+  private async commitGroup(take: () => Pending[]): Promise<void> {
+    let group: Pending[] | null = null;
+    const takeOnce = (): Pending[] => (group ??= take());
+    let written: GroupWritten;
     try {
-      written = await this.breaker.execute(() => this.writeGroup(group));
+      written = await this.breaker.execute(() => this.writeGroup(takeOnce));
     } catch (err) {
+      // Failed before the group was taken (no connection, circuit open): the queue gets the answer.
+      const failed = takeOnce();
       if (err instanceof BrokenCircuitError || isDatabaseUnavailable(err)) {
         const unavailable = new DatabaseUnavailableError(err);
-        for (const p of group) p.reject(unavailable);
-      } else if (refusesData(err) && group.length > 1) {
+        for (const p of failed) p.reject(unavailable);
+      } else if (refusesData(err) && failed.length > 1) {
         // The database refused the data of some unit; isolate it so the others commit.
-        for (const p of group) await this.commitGroup([p]);
-      } else if (refusesData(err)) {
-        group[0]!.reject(new AppendRejectedError('the database refused the event data', err));
+        for (const p of failed) await this.commitGroup(() => [p]);
+      } else if (refusesData(err) && failed.length === 1) {
+        failed[0]!.reject(new AppendRejectedError('the database refused the event data', err));
       } else {
         // Anything else fails every request of the group: none may be left unanswered.
-        for (const p of group) p.reject(err);
+        for (const p of failed) p.reject(err);
       }
       return;
     }
-    group.forEach((p, i) => {
+    const done = takeOnce();
+    if (done.length === 0) return;
+    done.forEach((p, i) => {
       const o = written.outcomes[i]!;
       if (o.ok) p.resolve({ events: o.events, head: written.head });
       else p.reject(o.error);
     });
     try {
-      this.options.observer?.groupCommitted?.({ units: group.length, events: written.events, durationMs: written.durationMs, head: written.head });
+      this.options.observer?.groupCommitted?.({ units: done.length, events: written.events, durationMs: written.durationMs, head: written.head, replanned: written.replanned });
     } catch {
       // Metrics must never turn a committed append into an error.
     }
   }
 
-  private async writeGroup(
-    group: Pending[],
-  ): Promise<{ outcomes: UnitOutcome[]; head: number; events: number; durationMs: number }> {
+  private async writeGroup(take: () => Pending[]): Promise<GroupWritten> {
     const started = performance.now();
     const client = await this.pool.connect();
+    const tx = { open: false };
     let broken = false;
     try {
-      // One round trip: BEGIN and the lock (simple protocol, no parameters).
-      const begun = (await client.query('BEGIN; SELECT position FROM log_head FOR UPDATE')) as unknown as pg.QueryResult<{ position: number }>[];
-      let head = begun[1]!.rows[0]!.position;
-      // Read only once the lock is held: this statement's snapshot includes the previous committer.
-      const { known, versions } = await this.loadState(client, group);
-
-      const rows: Row[] = [];
-      const outcomes = group.map((p) => {
-        const outcome = this.planUnit(p.request, known, versions, head, rows);
-        if (outcome.ok) head += outcome.events.filter((e) => !e.duplicate).length;
-        return outcome;
-      });
-
-      if (rows.length > 0) await this.writeRows(client, rows, versions, head);
-      await client.query('COMMIT');
-      return { outcomes, head, events: rows.length, durationMs: performance.now() - started };
+      const group = take();
+      if (group.length === 0) return { outcomes: [], head: 0, events: 0, durationMs: 0, replanned: false };
+      const planned = await this.appendPlanned(client, group);
+      const written = planned ?? (await this.appendUnderLock(client, group, tx));
+      return { ...written, durationMs: performance.now() - started, replanned: planned === null };
     } catch (err) {
       broken = isDatabaseUnavailable(err);
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
+      if (tx.open) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+      }
       throw err;
     } finally {
       client.release(broken);
     }
   }
 
-  /** Decides one unit against the state so far; on success it claims positions in `rows`. */
-  private planUnit(
-    request: AppendRequest,
-    known: Map<string, KnownEvent>,
-    versions: Map<string, number>,
-    head: number,
-    rows: Row[],
-  ): UnitOutcome {
-    const results: AppendedEvent[] = [];
-    const claimed: Array<[string, KnownEvent]> = [];
-    const local = new Map<string, KnownEvent>();
-    const streamNext = new Map<string, number>();
-    const newRows: Row[] = [];
-    let position = head;
-
-    for (const event of request.events) {
-      const k = key(event.source, event.sourceEventId);
-      const prior = local.get(k) ?? known.get(k);
-      if (prior) {
-        if (!prior.hash.equals(event.payloadHash)) {
-          return {
-            ok: false,
-            error: new IdempotencyConflictError(
-              event.source,
-              event.sourceEventId,
-              local.has(k) ? null : prior.position,
-            ),
-          };
-        }
-        results.push({
-          source: event.source,
-          sourceEventId: event.sourceEventId,
-          position: prior.position,
-          streamVersion: prior.streamVersion,
-          duplicate: true,
-        });
-        continue;
-      }
-      const current = streamNext.get(event.streamId) ?? versions.get(event.streamId) ?? 0;
-      if (!streamNext.has(event.streamId)) {
-        const expected: ExpectedVersion =
-          request.expectedVersions?.[event.streamId] ?? 'any';
-        if (!matches(expected, current)) {
-          return { ok: false, error: new WrongExpectedVersionError(event.streamId, expected, current) };
-        }
-      }
-      const streamVersion = current + 1;
-      streamNext.set(event.streamId, streamVersion);
-      position += 1;
-      const entry = { hash: event.payloadHash, position, streamVersion };
-      local.set(k, entry);
-      claimed.push([k, entry]);
-      newRows.push({ position, event, streamVersion });
-      results.push({
-        source: event.source,
-        sourceEventId: event.sourceEventId,
-        position,
-        streamVersion,
-        duplicate: false,
-      });
+  /**
+   * The common case, with the log lock held only inside one statement: read the group's
+   * dedupe keys and streams, plan it, and hand the rows to `ledger_append`. Null when another
+   * appender wrote one of its streams or recorded one of its events in between (the insert
+   * then fails on a unique key and writes nothing): the caller plans again under the lock.
+   */
+  private async appendPlanned(client: pg.PoolClient, group: Pending[]): Promise<Omit<GroupWritten, 'durationMs' | 'replanned'> | null> {
+    const state = await this.loadState(client, group);
+    const plan = this.planGroup(group, state);
+    if (plan.rows.length === 0) return { outcomes: plan.outcomes.map((o) => settle(o, 0)), head: state.head, events: 0 };
+    let head: number;
+    try {
+      head = await this.callAppend(client, plan);
+    } catch (err) {
+      // A unique violation is the stale plan; other data the database refuses fails the
+      // locked attempt the same way, and the caller isolates it.
+      if (refusesData(err)) return null;
+      throw err;
     }
-    for (const [k, v] of claimed) known.set(k, v);
-    for (const [s, v] of streamNext) versions.set(s, v);
-    rows.push(...newRows);
-    return { ok: true, events: results };
+    const base = head - plan.rows.length;
+    return { outcomes: plan.outcomes.map((o) => settle(o, base)), head, events: plan.rows.length };
   }
 
-  /** Recorded events with the group's dedupe keys, and its streams' versions: one statement. */
-  private async loadState(
+  /** The fallback: the lock first, then the reads, the plan and the append in its transaction. */
+  private async appendUnderLock(
     client: pg.PoolClient,
     group: Pending[],
-  ): Promise<{ known: Map<string, KnownEvent>; versions: Map<string, number> }> {
-    const events = group.flatMap((p) => p.request.events);
-    const streams = [...new Set(events.map((e) => e.streamId))];
-    const { rows } = await client.query<{
-      kind: 'event' | 'stream';
-      a: string;
-      b: string | null;
-      payload_hash: Buffer | null;
-      n1: number;
-      n2: number | null;
-    }>(
-      `SELECT 'event' AS kind, e.source AS a, e.source_event_id AS b, e.payload_hash,
-              e.position AS n1, e.stream_version AS n2
-         FROM events e
-         JOIN unnest($1::text[], $2::text[]) AS k(source, source_event_id)
-           ON e.source = k.source AND e.source_event_id = k.source_event_id
-       UNION ALL
-       SELECT 'stream', stream_id, NULL, NULL, version, NULL FROM streams WHERE stream_id = ANY($3::text[])`,
-      [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
-    );
-    const known = new Map<string, KnownEvent>();
-    const versions = new Map<string, number>();
-    for (const r of rows) {
-      if (r.kind === 'event') known.set(key(r.a, r.b!), { hash: r.payload_hash!, position: Number(r.n1), streamVersion: Number(r.n2) });
-      else versions.set(r.a, Number(r.n1));
-    }
-    return { known, versions };
+    tx: { open: boolean },
+  ): Promise<Omit<GroupWritten, 'durationMs' | 'replanned'>> {
+    tx.open = true;
+    await client.query('BEGIN; SELECT position FROM log_head FOR UPDATE');
+    // Read only once the lock is held: this statement's snapshot includes the previous committer.
+    const state = await this.loadState(client, group);
+    const plan = this.planGroup(group, state);
+    const head = plan.rows.length > 0 ? await this.callAppend(client, plan) : state.head;
+    await client.query('COMMIT');
+    tx.open = false;
+    const base = head - plan.rows.length;
+    return { outcomes: plan.outcomes.map((o) => settle(o, base)), head, events: plan.rows.length };
   }
 
-  private async writeRows(
-    client: pg.PoolClient,
-    rows: Row[],
-    versions: Map<string, number>,
-    head: number,
-  ): Promise<void> {
-    const touched = [...new Set(rows.map((r) => r.event.streamId))];
+  /** Plans every unit of the group in order against the state read and the units before it. */
+  private planGroup(group: Pending[], state: LoadedState): GroupPlan {
+    const versions = state.versions;
+    const rows: Row[] = [];
+    const outcomes = group.map((p) => this.planUnit(p.request, state.known, versions, rows));
+    const streams = [...new Set(rows.map((r) => r.event.streamId))];
+    return { rows, outcomes, streams, versions: streams.map((s) => versions.get(s)!) };
+  }
+
+  /** Runs ledger_append: the new head. */
+  private async callAppend(client: pg.PoolClient, plan: GroupPlan): Promise<number> {
     // One JSON document for all rows: cheaper to build and to parse than arrays of escaped JSON.
     // jsonb cannot hold U+0000: such characters become U+FFFD in `data` (`raw` keeps the delivery).
     const doc = JSON.stringify(
-      rows.map((r) => ({
-        p: r.position,
+      plan.rows.map((r) => ({
+        p: r.offset,
         s: r.event.streamId,
         v: r.streamVersion,
         t: r.event.type,
@@ -376,24 +355,137 @@ export class PostgresEventStore {
       })),
     );
     const safe = doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
-    await client.query(
-      `WITH ins AS (
-         INSERT INTO events (position, stream_id, stream_version, type, source,
-                             source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
-         SELECT p, s, v, t, o, i, u, decode(h, 'hex'), d, m, r, a
-           FROM jsonb_to_recordset($1::jsonb)
-             AS x(p bigint, s text, v int, t text, o text, i text, u text, h text, d jsonb, m jsonb, r text, a timestamptz)
-       ), st AS (
-         INSERT INTO streams (stream_id, version)
-         SELECT * FROM unnest($2::text[], $3::int[])
-         ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
-       ), hd AS (
-         UPDATE log_head SET position = $4
-       )
-       SELECT pg_notify('${LOG_CHANNEL}', $4::text)`,
-      [safe, touched, touched.map((s) => versions.get(s)!), head],
+    const { rows } = await client.query<{ head: number }>(
+      'SELECT ledger_append($1::jsonb, $2::text[], $3::int[], $4::int, $5::text) AS head',
+      [safe, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
     );
+    return Number(rows[0]!.head);
   }
+
+  /**
+   * Decides one unit against the state so far; on success it claims the next offsets in
+   * `rows`. Positions of events new in this group are offsets (1..n) until the group's base
+   * is known.
+   */
+  private planUnit(
+    request: AppendRequest,
+    known: Map<string, KnownEvent>,
+    versions: Map<string, number>,
+    rows: Row[],
+  ): PlannedOutcome {
+    const results: PlannedEvent[] = [];
+    const claimed: Array<[string, KnownEvent]> = [];
+    const local = new Map<string, KnownEvent>();
+    const streamNext = new Map<string, number>();
+    const newRows: Row[] = [];
+    let offset = rows.length;
+
+    for (const event of request.events) {
+      const k = key(event.source, event.sourceEventId);
+      const prior = local.get(k) ?? known.get(k);
+      if (prior) {
+        if (!prior.hash.equals(event.payloadHash)) {
+          const inUnit = local.has(k);
+          return {
+            ok: false,
+            error: (base) =>
+              new IdempotencyConflictError(
+                event.source,
+                event.sourceEventId,
+                inUnit ? null : prior.position + (prior.relative ? base : 0),
+              ),
+          };
+        }
+        results.push({
+          source: event.source,
+          sourceEventId: event.sourceEventId,
+          position: prior.position,
+          streamVersion: prior.streamVersion,
+          duplicate: true,
+          relative: prior.relative,
+        });
+        continue;
+      }
+      const current = streamNext.get(event.streamId) ?? versions.get(event.streamId) ?? 0;
+      if (!streamNext.has(event.streamId)) {
+        const expected: ExpectedVersion =
+          request.expectedVersions?.[event.streamId] ?? 'any';
+        if (!matches(expected, current)) {
+          return { ok: false, error: () => new WrongExpectedVersionError(event.streamId, expected, current) };
+        }
+      }
+      const streamVersion = current + 1;
+      streamNext.set(event.streamId, streamVersion);
+      offset += 1;
+      const entry = { hash: event.payloadHash, position: offset, streamVersion, relative: true };
+      local.set(k, entry);
+      claimed.push([k, entry]);
+      newRows.push({ offset, event, streamVersion });
+      results.push({
+        source: event.source,
+        sourceEventId: event.sourceEventId,
+        position: offset,
+        streamVersion,
+        duplicate: false,
+        relative: true,
+      });
+    }
+    for (const [k, v] of claimed) known.set(k, v);
+    for (const [s, v] of streamNext) versions.set(s, v);
+    rows.push(...newRows);
+    return { ok: true, events: results };
+  }
+
+  /**
+   * Recorded events with the group's dedupe keys, its streams' versions and the log head: one
+   * statement.
+   */
+  private async loadState(client: pg.PoolClient, group: Pending[]): Promise<LoadedState> {
+    const events = group.flatMap((p) => p.request.events);
+    const streams = [...new Set(events.map((e) => e.streamId))];
+    const { rows } = await client.query<{
+      kind: 'event' | 'stream' | 'head';
+      a: string | null;
+      b: string | null;
+      payload_hash: Buffer | null;
+      n1: number;
+      n2: number | null;
+    }>(
+      // One index probe per key (LATERAL ... LIMIT 1 is never turned into a join): with stale
+      // or missing statistics the planner otherwise hashes a scan of the whole table.
+      `SELECT 'event' AS kind, k.source AS a, k.source_event_id AS b, e.payload_hash,
+              e.position AS n1, e.stream_version AS n2
+         FROM unnest($1::text[], $2::text[]) AS k(source, source_event_id)
+        CROSS JOIN LATERAL (SELECT payload_hash, position, stream_version FROM events e
+                             WHERE e.source = k.source AND e.source_event_id = k.source_event_id LIMIT 1) e
+       UNION ALL
+       SELECT 'stream', s.stream_id, NULL, NULL, t.version, NULL
+         FROM unnest($3::text[]) AS s(stream_id)
+        CROSS JOIN LATERAL (SELECT version FROM streams t WHERE t.stream_id = s.stream_id LIMIT 1) t
+       UNION ALL
+       SELECT 'head', NULL, NULL, NULL, position, NULL FROM log_head`,
+      [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
+    );
+    const known = new Map<string, KnownEvent>();
+    const versions = new Map<string, number>();
+    let head = 0;
+    for (const r of rows) {
+      if (r.kind === 'event') {
+        known.set(key(r.a!, r.b!), { hash: r.payload_hash!, position: Number(r.n1), streamVersion: Number(r.n2), relative: false });
+      } else if (r.kind === 'stream') versions.set(r.a!, Number(r.n1));
+      else head = Number(r.n1);
+    }
+    return { known, versions, head };
+  }
+}
+
+/** A planned outcome with the group's base added to the positions that were offsets. */
+function settle(o: PlannedOutcome, base: number): UnitOutcome {
+  if (!o.ok) return { ok: false, error: o.error(base) };
+  return {
+    ok: true,
+    events: o.events.map(({ relative, ...e }) => (relative ? { ...e, position: e.position + base } : e)),
+  };
 }
 
 function refusesData(err: unknown): boolean {

@@ -31,8 +31,9 @@ export const DATABASE_URL = Symbol('DATABASE_URL');
         const logger = new Logger('event-store');
         return new PostgresEventStore(pool, {
           observer: {
-            groupCommitted: ({ events, durationMs, head }) => {
+            groupCommitted: ({ events, durationMs, head, replanned }) => {
               metrics.groupCommitEvents.observe(events);
+              if (replanned) metrics.groupCommitReplans.inc();
               metrics.groupCommitDuration.observe(durationMs / 1000);
               metrics.headPosition.set(head);
             },

@@ -35,6 +35,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly groupCommitReplans = new Counter({
+    name: 'ledger_group_commit_replans_total',
+    help: 'Group commits planned again under the log lock because another appender wrote one of their streams or events first.',
+    registers: [this.registry],
+  });
+
   readonly headPosition = new Gauge({
     name: 'ledger_log_head_position',
     help: 'Highest committed log position seen by this instance.',
