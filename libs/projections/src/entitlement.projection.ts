@@ -164,21 +164,30 @@ export class EntitlementProjection {
   /** Writes a folded model into EMPTY tables (this projection's), each fold once. */
   async write(db: pg.ClientBase, folded: FoldedModel, signal?: AbortSignal): Promise<void> {
     const { state } = folded;
-    const folds = [...state.subs.values()];
-    for (let i = 0; i < folds.length; i += PAGE) {
-      signal?.throwIfAborted();
-      await this.writeSubscriptions(db, folds.slice(i, i + PAGE));
+    // Two pages in flight on the one session: the next page is built while the server
+    // inserts this one (pg sends queued statements in order).
+    const queue = new WriteQueue(2);
+    try {
+      const folds = [...state.subs.values()];
+      for (let i = 0; i < folds.length; i += PAGE) {
+        signal?.throwIfAborted();
+        await queue.push(this.writeSubscriptions(db, folds.slice(i, i + PAGE)));
+      }
+      if (state.catalogPosition > 0) await queue.push(this.writeCatalog(db, state.catalog, state.catalogPosition));
+      const bySubject = subscriptionsBySubject(state);
+      const subjects = [...state.touched.keys()];
+      const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
+      for (let i = 0; i < subjects.length; i += PAGE) {
+        signal?.throwIfAborted();
+        const page = subjects.slice(i, i + PAGE);
+        const sources = page.map((s) => this.sourcesOf(s, bySubject.get(s) ?? [], state.rows.get(s), state.catalog));
+        await queue.push(this.writeSubjects(db, page, state.rows, sources, positions));
+      }
+    } catch (err) {
+      await queue.drain().catch(() => undefined);
+      throw err;
     }
-    if (state.catalogPosition > 0) await this.writeCatalog(db, state.catalog, state.catalogPosition);
-    const bySubject = subscriptionsBySubject(state);
-    const subjects = [...state.touched.keys()];
-    const positions = new Map(subjects.map((s) => [s, Math.max(state.touched.get(s)!, state.catalogPosition)]));
-    for (let i = 0; i < subjects.length; i += PAGE) {
-      signal?.throwIfAborted();
-      const page = subjects.slice(i, i + PAGE);
-      const sources = page.map((s) => this.sourcesOf(s, bySubject.get(s) ?? [], state.rows.get(s), state.catalog));
-      await this.writeSubjects(db, page, state.rows, sources, positions);
-    }
+    await queue.drain();
   }
 
   /**
@@ -349,6 +358,27 @@ export class EntitlementProjection {
  * The log as the policy sees it, for a rebuild: only the columns the folds use, the recording
  * time already in ISO form (no Date round trip per event).
  */
+/** Statements in flight on one session, at most `depth`: `push` waits for the oldest beyond it. */
+class WriteQueue {
+  private readonly pending: Promise<void>[] = [];
+  constructor(private readonly depth: number) {}
+
+  async push(write: Promise<void>): Promise<void> {
+    // Handled here too: a later write fails (aborted transaction) while an earlier one is awaited.
+    write.catch(() => undefined);
+    this.pending.push(write);
+    while (this.pending.length >= this.depth) await this.pending.shift();
+  }
+
+  /** Waits for every write still in flight; the first failure, if any, is thrown. */
+  async drain(): Promise<void> {
+    const rest = this.pending.splice(0);
+    const results = await Promise.allSettled(rest);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
 async function readForRebuild(db: pg.ClientBase, after: number, limit: number): Promise<LedgerEvent[]> {
   const { rows } = await db.query<LedgerEvent>(
     `SELECT position, type, source, source_event_id, data,
