@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { projectRoot, startEmbeddedDatabase, type EmbeddedDatabase } from '../../libs/event-store/src/index.js';
+import { dropDatabase } from '../../test/support/test-database.js';
 
 export interface BenchDatabase {
   readonly url: string;
@@ -22,22 +23,20 @@ export async function benchDatabase(): Promise<BenchDatabase> {
     embedded = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg') });
     base = embedded.connectionString;
   }
+  const adminUrl: string = base;
   const name = `ledger_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
   const { rows } = await admin.query<{ server_version: string }>('SHOW server_version');
   await admin.end();
-  const u = new URL(base);
+  const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return {
     url: u.toString(),
     serverVersion: rows[0]!.server_version,
     async close() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await dropDatabase(adminUrl, name);
       await embedded?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     },

@@ -34,28 +34,29 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   return {
     url,
     name,
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      try {
-        // pg's pool.end() resolves once its clients have sent Terminate, before their
-        // sessions end: FORCE at that moment would signal a backend still open, and its
-        // "terminating connection" reaches a client whose pool has already let it go. Wait
-        // (briefly) for the sessions to end; FORCE is for those a killed process left.
-        for (let i = 0; i < 50; i++) {
-          const { rows } = await c.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
-            [name],
-          );
-          if (rows[0]!.n === 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropDatabase(base, name),
   };
+}
+
+/**
+ * Drops `name` on the server of `adminUrl`. pg's pool.end() resolves once its clients have
+ * sent Terminate, before their sessions end: FORCE at that moment would signal a backend still
+ * open, and its "terminating connection" reaches a client whose pool has already let it go.
+ * So this waits (briefly) for the sessions to end; FORCE is for those a killed process left.
+ */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (rows[0]!.n === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
 }
 
 /**

@@ -28,8 +28,8 @@ export interface EventStoreOptions {
   /** Upper bound of events written by one group transaction. */
   readonly maxEventsPerCommit?: number;
   /**
-   * Group transactions in flight at once (default 2): the next group waits on the log lock
-   * while the previous one commits, so the lock passes on without a round trip in between.
+   * Groups in flight at once (default 2): the next group is read and planned while the
+   * previous one holds the log lock, and waits on the lock inside `ledger_append`.
    */
   readonly writers?: number;
   /** Consecutive unavailability failures before appends fail fast. */

@@ -131,6 +131,14 @@ async function downUrl(): Promise<string> {
   return dead.url;
 }
 
+/** Starts a verifier on `cache` with the ledger unreachable; resolves with it and the reject event it raised. */
+async function refusedOffline(cache: VerifierOptions['cache']): Promise<{ v: Verifier; rejected: VerifierEvents['reject'] }> {
+  const v = make({ cache, ledgerUrl: await downUrl() });
+  const rejected = next(v, 'reject');
+  await v.start();
+  return { v, rejected: await rejected };
+}
+
 describe('createVerifier: decisions from a fresh snapshot', () => {
   it('decides every feature from the verified snapshot at now', async () => {
     await ledger.publish({ iat: S0, ttlS: 7200 });
@@ -497,11 +505,9 @@ describe('createVerifier: the cache', () => {
     const [hash, text] = Object.entries(state.shards).find(([, t]) => t.includes('org_42'))!;
     cache.state = { ...state, shards: { ...state.shards, [hash]: text.replace('"value":50', '"value":51') } };
 
-    const v = make({ cache, ledgerUrl: await downUrl() });
-    const rejected = next(v, 'reject');
-    await v.start();
-    expect(await rejected).toMatchObject({ reason: 'cache_invalid' });
-    expect((await rejected).message).toContain('shard_hash_mismatch');
+    const { v, rejected } = await refusedOffline(cache);
+    expect(rejected).toMatchObject({ reason: 'cache_invalid' });
+    expect(rejected.message).toContain('shard_hash_mismatch');
     expect(v.check('org_42', 'projects')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
   });
 
@@ -515,19 +521,15 @@ describe('createVerifier: the cache', () => {
     other.subjects = ledger.subjects;
     const forged = await other.publish({ iat: S0 });
     cache.state = { ...cache.state!, manifest: forged };
-    const v = make({ cache, ledgerUrl: await downUrl() });
-    const refused = next(v, 'reject');
-    await v.start();
-    expect(await refused).toMatchObject({ reason: 'cache_invalid' });
-    expect((await refused).message).toContain('signature_invalid');
-    expect(v.state().seq).toBeNull();
+    const refused = await refusedOffline(cache);
+    expect(refused.rejected).toMatchObject({ reason: 'cache_invalid' });
+    expect(refused.rejected.message).toContain('signature_invalid');
+    expect(refused.v.state().seq).toBeNull();
 
-    const rolledBack = make({ cache, ledgerUrl: await downUrl() });
     cache.state = { ...cache.state, manifest: good, highestSeq: 7 };
-    const rejected = next(rolledBack, 'reject');
-    await rolledBack.start();
-    expect((await rejected).message).toContain('rollback');
-    expect(rolledBack.state().seq).toBeNull();
+    const rolledBack = await refusedOffline(cache);
+    expect(rolledBack.rejected.message).toContain('rollback');
+    expect(rolledBack.v.state().seq).toBeNull();
   });
 });
 
@@ -566,19 +568,15 @@ describe('createVerifier: an adapter that stores shards itself', () => {
     const [hash, text] = [...cache.shards].find(([, t]) => t.includes('org_42'))!;
     cache.shards.set(hash, text.replace('"value":50', '"value":51'));
 
-    const v = make({ cache, ledgerUrl: await downUrl() });
-    const rejected = next(v, 'reject');
-    await v.start();
-    expect(await rejected).toMatchObject({ reason: 'cache_invalid' });
-    expect((await rejected).message).toContain('shard_hash_mismatch');
-    expect(v.check('org_42', 'projects')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
+    const mismatch = await refusedOffline(cache);
+    expect(mismatch.rejected).toMatchObject({ reason: 'cache_invalid' });
+    expect(mismatch.rejected.message).toContain('shard_hash_mismatch');
+    expect(mismatch.v.check('org_42', 'projects')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
 
     cache.shards.delete(hash);
-    const w = make({ cache, ledgerUrl: await downUrl() });
-    const missing = next(w, 'reject');
-    await w.start();
-    expect((await missing).message).toContain('is missing');
-    expect(w.check('org_42', 'api')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
+    const missing = await refusedOffline(cache);
+    expect(missing.rejected.message).toContain('is missing');
+    expect(missing.v.check('org_42', 'api')).toMatchObject({ source: 'none', reason: 'no_snapshot' });
   });
 });
 
@@ -654,11 +652,9 @@ describe('createVerifier: key trust', () => {
 
     const forgedEvidence = await ledger.publish({ iat: S0, signer: rogue, keys: [rogue.publicJwk], serve: false });
     cache.state = { ...cache.state!, keyEvidence: [forgedEvidence] };
-    const tampered = make({ cache, ledgerUrl: await downUrl() });
-    const refused = next(tampered, 'reject');
-    await tampered.start();
-    expect((await refused).message).toContain('unknown_key');
-    expect(tampered.state()).toMatchObject({ seq: null, trusted_kids: ['k1'] });
+    const tampered = await refusedOffline(cache);
+    expect(tampered.rejected.message).toContain('unknown_key');
+    expect(tampered.v.state()).toMatchObject({ seq: null, trusted_kids: ['k1'] });
   });
 
   it('refuses private or non-Ed25519 pinned keys', async () => {
