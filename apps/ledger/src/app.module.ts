@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { AdminEvents } from './admin/admin-events.js';
@@ -14,7 +14,6 @@ import { LEDGER_CONFIG, type LedgerConfig } from './config/ledger.config.js';
 import { DATABASE_URL, DatabaseModule } from './database/database.module.js';
 import { HealthController } from './health/health.controller.js';
 import { HealthRegistry } from './health/health.registry.js';
-import { UnparsedBodyInterceptor } from './http/json-body.parser.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { EventsController } from './ingest/events.controller.js';
 import { IngestService } from './ingest/ingest.service.js';
@@ -57,7 +56,6 @@ export class AppModule {
         RebuildJobsService,
         ReplayService,
         { provide: APP_GUARD, useClass: ScopesGuard },
-        { provide: APP_INTERCEPTOR, useClass: UnparsedBodyInterceptor },
         { provide: APP_FILTER, useFactory: () => new ProblemDetailsFilter(options.config.maxBody) },
       ],
       exports: [LEDGER_CONFIG, DATABASE_URL, MetricsService, HealthRegistry, IngestService, AdminEvents],

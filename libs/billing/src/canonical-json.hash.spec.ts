@@ -45,6 +45,23 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson(deep)).toThrow(PayloadInvalidError);
   });
 
+  it('allows 512 levels below the top and refuses a value deeper than that', () => {
+    const nested = (levels: number): unknown => JSON.parse(`${'['.repeat(levels + 1)}${']'.repeat(levels + 1)}`);
+    expect(canonicalJson(nested(512))).toBe(`${'['.repeat(513)}${']'.repeat(513)}`);
+    expect(() => canonicalJson(nested(513))).toThrow(PayloadInvalidError);
+  });
+
+  it('is the definition written plainly: keys sorted by code unit, JSON.stringify for the rest (property)', () => {
+    // The definition, without the speed: stored payload hashes depend on these exact bytes.
+    const plain = (v: unknown): string =>
+      Array.isArray(v)
+        ? `[${v.map(plain).join(',')}]`
+        : v !== null && typeof v === 'object'
+          ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${plain((v as Record<string, unknown>)[k])}`).join(',')}}`
+          : JSON.stringify(v);
+    fc.assert(fc.property(fc.jsonValue(), (value) => expect(canonicalJson(value)).toBe(plain(value))), { numRuns: 500 });
+  });
+
   it('is independent of key order and parses back to the same value (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

@@ -1,62 +1,65 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { PayloadInvalidError } from './billing.errors.js';
 
 const MAX_DEPTH = 512;
 
-function write(value: unknown, depth: number, seen: Set<object>, out: string[], inArray: boolean): boolean {
-  if (depth > MAX_DEPTH) {
-    throw new PayloadInvalidError([{ path: '', message: `nests deeper than ${MAX_DEPTH} levels` }]);
-  }
+/**
+ * Appends the canonical form of `value` to `out`; undefined when it has none (undefined, a
+ * function, a symbol), which an object member then omits and an array item writes as null.
+ * `path` holds the objects being written, outermost first: a cycle is told apart from mere
+ * depth only once the depth limit is passed, so the common case pays nothing for it.
+ */
+function write(value: unknown, path: object[]): string | undefined {
   if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     value = (value as { toJSON(): unknown }).toJSON();
   }
   switch (typeof value) {
     case 'string':
+      return JSON.stringify(value);
     case 'boolean':
-      out.push(JSON.stringify(value));
-      return true;
+      return value ? 'true' : 'false';
     case 'number':
       // JSON.stringify's number form is the one RFC 8785 prescribes; non-finite become null.
-      out.push(Number.isFinite(value) ? JSON.stringify(value) : 'null');
-      return true;
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
     case 'bigint':
       throw new TypeError('a bigint has no JSON form');
     case 'undefined':
     case 'function':
     case 'symbol':
-      if (inArray) out.push('null');
-      return inArray;
-    case 'object':
-      break;
+      return undefined;
   }
-  if (value === null) {
-    out.push('null');
-    return true;
-  }
+  if (value === null) return 'null';
   const obj = value as object;
-  if (seen.has(obj)) throw new TypeError('cannot serialise a cyclic structure');
-  seen.add(obj);
+  // Members of an object at the limit would lie deeper than it (the top level is depth 0).
+  if (path.length >= MAX_DEPTH && (Array.isArray(obj) ? obj.length : Object.keys(obj).length) > 0) {
+    if (path.includes(obj)) throw new TypeError('cannot serialise a cyclic structure');
+    throw new PayloadInvalidError([{ path: '', message: `nests deeper than ${MAX_DEPTH} levels` }]);
+  }
+  path.push(obj);
+  let out: string;
   if (Array.isArray(obj)) {
-    out.push('[');
-    obj.forEach((item: unknown, i) => {
-      if (i > 0) out.push(',');
-      write(item, depth + 1, seen, out, true);
-    });
-    out.push(']');
+    out = '[';
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out += ',';
+      out += write(obj[i], path) ?? 'null';
+    }
+    out += ']';
   } else {
-    out.push('{');
+    out = '{';
     let first = true;
     // Default sort compares UTF-16 code units, as RFC 8785 requires.
-    for (const key of Object.keys(obj).sort()) {
-      const mark = out.length;
-      out.push(first ? '' : ',', JSON.stringify(key), ':');
-      if (write((obj as Record<string, unknown>)[key], depth + 1, seen, out, false)) first = false;
-      else out.length = mark;
+    const keys = Object.keys(obj).sort();
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const member = write((obj as Record<string, unknown>)[key], path);
+      if (member === undefined) continue;
+      out += first ? `${JSON.stringify(key)}:${member}` : `,${JSON.stringify(key)}:${member}`;
+      first = false;
     }
-    out.push('}');
+    out += '}';
   }
-  seen.delete(obj);
-  return true;
+  path.pop();
+  return out;
 }
 
 /**
@@ -74,9 +77,9 @@ function write(value: unknown, depth: number, seen: Set<object>, out: string[], 
  * ```
  */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  if (!write(value, 0, new Set(), out, false)) throw new TypeError('the value has no JSON form');
-  return out.join('');
+  const out = write(value, []);
+  if (out === undefined) throw new TypeError('the value has no JSON form');
+  return out;
 }
 
 /**
@@ -88,5 +91,5 @@ export function canonicalJson(value: unknown): string {
  * ```
  */
 export function sha256OfCanonical(value: unknown): Buffer {
-  return createHash('sha256').update(canonicalJson(value), 'utf8').digest();
+  return hash('sha256', canonicalJson(value), 'buffer');
 }

@@ -355,10 +355,11 @@ export class PostgresEventStore {
       })),
     );
     const safe = doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
-    const { rows } = await client.query<{ head: number }>(
-      'SELECT ledger_append($1::jsonb, $2::text[], $3::int[], $4::int, $5::text) AS head',
-      [safe, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
-    );
+    const { rows } = await client.query<{ head: number }>({
+      name: 'ledger_append',
+      text: 'SELECT ledger_append($1::jsonb, $2::text[], $3::int[], $4::int, $5::text) AS head',
+      values: [safe, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
+    });
     return Number(rows[0]!.head);
   }
 
@@ -450,10 +451,12 @@ export class PostgresEventStore {
       payload_hash: Buffer | null;
       n1: number;
       n2: number | null;
-    }>(
+    }>({
+      // Prepared once per session: the server parses and plans it once, not once per group.
+      name: 'ledger_load_state',
       // One index probe per key (LATERAL ... LIMIT 1 is never turned into a join): with stale
       // or missing statistics the planner otherwise hashes a scan of the whole table.
-      `SELECT 'event' AS kind, k.source AS a, k.source_event_id AS b, e.payload_hash,
+      text: `SELECT 'event' AS kind, k.source AS a, k.source_event_id AS b, e.payload_hash,
               e.position AS n1, e.stream_version AS n2
          FROM unnest($1::text[], $2::text[]) AS k(source, source_event_id)
         CROSS JOIN LATERAL (SELECT payload_hash, position, stream_version FROM events e
@@ -464,8 +467,8 @@ export class PostgresEventStore {
         CROSS JOIN LATERAL (SELECT version FROM streams t WHERE t.stream_id = s.stream_id LIMIT 1) t
        UNION ALL
        SELECT 'head', NULL, NULL, NULL, position, NULL FROM log_head`,
-      [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
-    );
+      values: [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
+    });
     const known = new Map<string, KnownEvent>();
     const versions = new Map<string, number>();
     let head = 0;

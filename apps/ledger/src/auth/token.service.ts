@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type pg from 'pg';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '@app/event-store';
@@ -22,7 +22,7 @@ const REFRESH_MS = 2_000;
 const MISS_TTL_MS = 5_000;
 const MAX_MISSES = 10_000;
 
-const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
 
 /**
  * Scoped bearer tokens. Only SHA-256 hashes are stored; comparisons are constant-time.

@@ -1,8 +1,6 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Observable } from 'rxjs';
 
-/** A body that did not parse; the error is raised only after authentication. */
+/** A body that did not parse; the guard raises its error only after authentication. */
 export class UnparsedBody {
   constructor(readonly error: Error) {}
 }
@@ -25,14 +23,4 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser(['application/json']);
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, parser);
   fastify.addContentTypeParser(JSON_SUBTYPE, { parseAs: 'buffer' }, parser);
-}
-
-/** Runs after the guard: raises the parse error of a body that did not parse. */
-@Injectable()
-export class UnparsedBodyInterceptor implements NestInterceptor {
-  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const body = ctx.switchToHttp().getRequest<FastifyRequest>().body;
-    if (body instanceof UnparsedBody) throw body.error;
-    return next.handle();
-  }
 }
