@@ -37,7 +37,10 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false }, useExisting: true }),
+        // Nest's own logs and `new Logger(…)` go to the one pino logger. No per-request middleware
+        // (forRoutes: []): access lines carry reqId from Fastify's hooks, and the middleware's
+        // AsyncLocalStorage and Nest's middleware layer would cost every request CPU for nothing.
+        LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false }, useExisting: true, forRoutes: [] }),
         DatabaseModule,
         EntitlementsModule,
         SnapshotsModule,

@@ -58,6 +58,8 @@ export async function createLedgerApp(options: {
     return503OnClosing: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // No Nest middleware is used (see AppModule's LoggerModule), so no middie layer per request.
+    skipMiddie: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl, logger }),
