@@ -8,7 +8,8 @@
  *
  * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_LEDGER_NODE_ARGS
  * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
- * (the ledger's LOG_LEVEL, default info).
+ * (the ledger's LOG_LEVEL: info, the default, debug or trace; the harness waits for the info line
+ * "ledger listening").
  */
 import autocannon from 'autocannon';
 import pg from 'pg';
