@@ -75,25 +75,30 @@ export async function createLedgerApp(options: {
   // handler Nest installs, and through it the global ProblemDetailsFilter: problem+json too.
   const metrics = app.get(MetricsService);
   // Every body this API takes is JSON: refuse other media types before any parser runs.
-  fastify.addHook('onRequest', async (req) => {
+  // Callback-style hooks: they run on every request, and an async hook costs a promise each.
+  fastify.addHook('onRequest', (req, _reply, done) => {
     const type = req.headers['content-type'];
     if (type !== undefined && !JSON_TYPE.test(type)) {
-      throw Object.assign(new Error(`send the body as application/json (got ${type.split(';')[0]})`), {
+      done(Object.assign(new Error(`send the body as application/json (got ${type.split(';')[0]})`), {
         code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
         statusCode: 415,
-      });
+      }));
+      return;
     }
+    done();
   });
-  fastify.addHook('onSend', async (req, reply) => {
+  fastify.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-request-id', req.id);
+    done(null, payload);
   });
-  fastify.addHook('onResponse', async (req, reply) => {
+  fastify.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, seconds);
     const line = { reqId: req.id, method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
     if (reply.statusCode >= 500) req.log.error(line, 'request');
     else req.log.info(line, 'request');
+    done();
   });
 
   const doc = SwaggerModule.createDocument(
