@@ -6,7 +6,12 @@
  * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
  * and signed Stripe webhooks, with the share of request time the signature check takes.
  *
- * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_LEDGER_NODE_ARGS
+ * The scenarios run in BENCH_ROUNDS rounds (default 3), each round all of them back to back, so
+ * every ratio is taken between figures measured a minute apart at most; the table gives each
+ * scenario's median round and each ratio's median over the rounds (these VMs change speed
+ * within minutes), and the JSON file every round.
+ *
+ * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_LEDGER_NODE_ARGS
  * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
  * (the ledger's LOG_LEVEL: info, the default, debug or trace; the harness waits for the info line
  * "ledger listening").
@@ -14,7 +19,7 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { benchDatabase, closedLoop, printTable, ratio, writeResults, type Row } from '../support/bench-kit.js';
+import { benchDatabase, closedLoop, printTable, writeResults, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
 import { spawnServiceProcess } from '../../test/support/service-process.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
@@ -23,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const WARMUP_S = 2;
 const SINGLE_CONNECTIONS = 64;
 const BATCH_CONNECTIONS = 16;
@@ -150,7 +156,11 @@ async function http(
   };
 }
 
-/** Single events against the plain Nest + Fastify INSERT server (its own process, like the ledger). */
+/**
+ * Single events against the plain Nest + Fastify INSERT server, its own process like the ledger;
+ * started for the measurement and stopped after it, so its pool does not hold connections the
+ * other scenarios need (the server's max_connections).
+ */
 async function plainNest(url: string): ReturnType<typeof http> {
   const server = await spawnServiceProcess({
     name: 'plain-nest',
@@ -165,6 +175,30 @@ async function plainNest(url: string): ReturnType<typeof http> {
     await server.kill('SIGTERM');
   }
 }
+
+type Measured = { rate: number; p50: number; p99: number; non2xx?: number; errors?: number };
+
+interface Round {
+  readonly single: Measured;
+  readonly multi: Measured;
+  readonly peer: Measured;
+  readonly plain: Measured;
+  readonly httpSingle: Measured;
+  readonly httpBatch: Measured;
+  readonly httpStripe: Measured;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The round whose rate is the median one, for the table's rate and latency columns. */
+const medianRound = (ms: readonly Measured[]): Measured => {
+  const sorted = [...ms].sort((a, b) => a.rate - b.rate);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+};
 
 async function main(): Promise<void> {
   const db = await benchDatabase();
@@ -184,77 +218,85 @@ async function main(): Promise<void> {
     LEDGER_PLANS: `${projectRoot()}/plans.json`,
   }, (process.env.BENCH_LEDGER_NODE_ARGS ?? '').split(' ').filter(Boolean));
   try {
-    await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
-    const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
-    const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
-    const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
-    const plain = await plainNest(db.url);
-
-    await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
-    const httpSingle = await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
-    const httpBatch = await http(ledger.url, '/v1/events', BATCH_CONNECTIONS, SECONDS, () => Array.from({ length: BATCH }, event), BATCH);
     const stripeSigned = (raw: string): Record<string, string> => ({
       'stripe-signature': signStripeScheme(raw, STRIPE_SECRET, Math.floor(Date.now() / 1000)),
     });
-    const httpStripe = await http(ledger.url, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
-    const verifies = verifyRate();
-    // Share of the server's time per request spent on the HMAC check (one core serves HTTP).
-    const signatureShare = httpStripe.rate / verifies;
+    await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
+    await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
 
+    const rounds: Round[] = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      process.stdout.write(`round ${r} of ${ROUNDS}…\n`);
+      // Each ceiling right before the ledger figure it is compared to.
+      const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
+      const httpSingle = await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+      const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
+      const plain = await plainNest(db.url);
+      const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
+      const httpBatch = await http(ledger.url, '/v1/events', BATCH_CONNECTIONS, SECONDS, () => Array.from({ length: BATCH }, event), BATCH);
+      const httpStripe = await http(ledger.url, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
+      rounds.push({ single, multi, peer, plain, httpSingle, httpBatch, httpStripe });
+    }
+    const verifies = verifyRate();
+
+    const pick = (f: (r: Round) => Measured): Measured => medianRound(rounds.map(f));
+    const ratioOf = (a: (r: Round) => Measured, b: (r: Round) => Measured): number => median(rounds.map((r) => a(r).rate / b(r).rate));
+    const x = (n: number): string => `${n.toFixed(2)}×`;
+    const ratios = {
+      http_single_vs_raw_single: ratioOf((r) => r.httpSingle, (r) => r.single),
+      http_single_vs_emmett: ratioOf((r) => r.httpSingle, (r) => r.peer),
+      http_single_vs_plain_nest: ratioOf((r) => r.httpSingle, (r) => r.plain),
+      plain_nest_vs_raw_single: ratioOf((r) => r.plain, (r) => r.single),
+      http_batch_vs_raw_multi: ratioOf((r) => r.httpBatch, (r) => r.multi),
+      stripe_vs_generic: ratioOf((r) => r.httpStripe, (r) => r.httpSingle),
+      // Share of the server's time per request spent on the HMAC check (one core serves HTTP).
+      signature_share_of_request: pick((r) => r.httpStripe).rate / verifies,
+    };
+    const row = (scenario: string, m: Measured, note: string): Row => ({ scenario, rate: m.rate, unit: 'events/s', p50_ms: m.p50, p99_ms: m.p99, note });
     const rows: Row[] = [
-      { scenario: `raw pg: 1-row INSERT per tx, ${SINGLE_CONNECTIONS} clients`, rate: single.rate, unit: 'events/s', p50_ms: single.p50, p99_ms: single.p99, note: 'ceiling' },
-      { scenario: `raw pg: ${BATCH}-row INSERT per tx, ${BATCH_CONNECTIONS} clients`, rate: multi.rate, unit: 'events/s', p50_ms: multi.p50, p99_ms: multi.p99, note: 'ceiling' },
-      { scenario: `emmett appendToStream, ${SINGLE_CONNECTIONS} clients`, rate: peer.rate, unit: 'events/s', p50_ms: peer.p50, p99_ms: peer.p99, note: 'peer' },
-      {
-        scenario: `Nest + Fastify, one plain INSERT per request, ${SINGLE_CONNECTIONS} conns`,
-        rate: plain.rate,
-        unit: 'events/s',
-        p50_ms: plain.p50,
-        p99_ms: plain.p99,
-        note: `framework ceiling; ${ratio(plain.rate, single.rate)} raw 1-row`,
-      },
-      {
-        scenario: `ledger HTTP single events, ${SINGLE_CONNECTIONS} conns`,
-        rate: httpSingle.rate,
-        unit: 'events/s',
-        p50_ms: httpSingle.p50,
-        p99_ms: httpSingle.p99,
-        note: `${ratio(httpSingle.rate, single.rate)} raw 1-row, ${ratio(httpSingle.rate, peer.rate)} emmett, ${ratio(httpSingle.rate, plain.rate)} plain Nest`,
-      },
-      {
-        scenario: `ledger HTTP batches of ${BATCH}, ${BATCH_CONNECTIONS} conns`,
-        rate: httpBatch.rate,
-        unit: 'events/s',
-        p50_ms: httpBatch.p50,
-        p99_ms: httpBatch.p99,
-        note: `${ratio(httpBatch.rate, multi.rate)} raw ${BATCH}-row`,
-      },
-      {
-        scenario: `ledger HTTP Stripe webhooks (signed), ${SINGLE_CONNECTIONS} conns`,
-        rate: httpStripe.rate,
-        unit: 'events/s',
-        p50_ms: httpStripe.p50,
-        p99_ms: httpStripe.p99,
-        note: `${ratio(httpStripe.rate, httpSingle.rate)} generic; signature check ${(signatureShare * 100).toFixed(1)}% of request time`,
-      },
+      row(`raw pg: 1-row INSERT per tx, ${SINGLE_CONNECTIONS} clients`, pick((r) => r.single), 'ceiling'),
+      row(`raw pg: ${BATCH}-row INSERT per tx, ${BATCH_CONNECTIONS} clients`, pick((r) => r.multi), 'ceiling'),
+      row(`emmett appendToStream, ${SINGLE_CONNECTIONS} clients`, pick((r) => r.peer), 'peer'),
+      row(
+        `Nest + Fastify, one plain INSERT per request, ${SINGLE_CONNECTIONS} conns`,
+        pick((r) => r.plain),
+        `framework ceiling; ${x(ratios.plain_nest_vs_raw_single)} raw 1-row`,
+      ),
+      row(
+        `ledger HTTP single events, ${SINGLE_CONNECTIONS} conns`,
+        pick((r) => r.httpSingle),
+        `${x(ratios.http_single_vs_raw_single)} raw 1-row, ${x(ratios.http_single_vs_emmett)} emmett, ${x(ratios.http_single_vs_plain_nest)} plain Nest`,
+      ),
+      row(`ledger HTTP batches of ${BATCH}, ${BATCH_CONNECTIONS} conns`, pick((r) => r.httpBatch), `${x(ratios.http_batch_vs_raw_multi)} raw ${BATCH}-row`),
+      row(
+        `ledger HTTP Stripe webhooks (signed), ${SINGLE_CONNECTIONS} conns`,
+        pick((r) => r.httpStripe),
+        `${x(ratios.stripe_vs_generic)} generic; signature check ${(ratios.signature_share_of_request * 100).toFixed(1)}% of request time`,
+      ),
       { scenario: 'Stripe signature verifications in-process', rate: verifies, unit: 'checks/s', p50_ms: NaN, p99_ms: NaN, note: 'HMAC-SHA256 over the raw body' },
     ];
-    printTable('ingest', rows);
-    const failures = [plain, httpSingle, httpBatch, httpStripe].reduce((n, r) => n + r.non2xx + r.errors, 0);
+    printTable(`ingest (median of ${ROUNDS} rounds; each ratio the median of its per-round ratios)`, rows);
+    const perRound = (name: string, f: (r: Round) => Measured): string => `${name}: ${rounds.map((r) => Math.round(f(r).rate).toLocaleString('en-US')).join(' / ')}`;
+    process.stdout.write(
+      `\nper round (events/s): ${[
+        perRound('raw 1-row', (r) => r.single),
+        perRound('ledger single', (r) => r.httpSingle),
+        perRound('raw 100-row', (r) => r.multi),
+        perRound('ledger batches', (r) => r.httpBatch),
+      ].join('; ')}\n`,
+    );
+    const failures = rounds.reduce(
+      (n, r) => n + [r.plain, r.httpSingle, r.httpBatch, r.httpStripe].reduce((k, m) => k + (m.non2xx ?? 0) + (m.errors ?? 0), 0),
+      0,
+    );
     if (failures > 0) process.stdout.write(`\nWARNING: ${failures} HTTP requests failed or were not 2xx\n`);
     const file = await writeResults('ingest', {
       seconds: SECONDS,
+      rounds_run: ROUNDS,
       postgres: db.serverVersion,
       rows,
-      ratios: {
-        http_single_vs_raw_single: httpSingle.rate / single.rate,
-        http_single_vs_emmett: httpSingle.rate / peer.rate,
-        http_single_vs_plain_nest: httpSingle.rate / plain.rate,
-        plain_nest_vs_raw_single: plain.rate / single.rate,
-        http_batch_vs_raw_multi: httpBatch.rate / multi.rate,
-        stripe_vs_generic: httpStripe.rate / httpSingle.rate,
-        signature_share_of_request: signatureShare,
-      },
+      ratios,
+      rounds,
       ledger_role: 'api',
       http_failures: failures,
     });
