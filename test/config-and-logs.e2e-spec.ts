@@ -56,6 +56,8 @@ describe('logs', () => {
     const all = lines.join('\n');
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.some((e) => e.reqId === 'req-test-42' && e.status === 200)).toBe(true);
+    // Each field once per line (JSON with a repeated key is read differently by different tools).
+    expect(lines.filter((l) => (l.match(/"reqId":/g) ?? []).length > 1)).toEqual([]);
     for (const secret of [ADMIN_TOKEN, INGEST_TOKEN, 'not-a-real-secret-value', minted.body.token.split('_').pop()]) {
       expect(all).not.toContain(secret);
     }
