@@ -105,10 +105,13 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  * Concurrent appends of this process are queued and written together by one transaction
  * (group commit), so throughput does not collapse to one fsync per request.
  *
- * The lock is held only inside one statement (`ledger_append`, migrations/…0600): a group's
- * dedupe keys and streams are read and its rows planned before it, so the lock never waits
- * on a round trip to this process, whose event loop is busy with HTTP. If another appender
- * wrote one of the group's streams or events in between, the insert fails on a unique key
+ * The lock is held only inside one statement, so it never waits on a round trip to this
+ * process, whose event loop is busy with HTTP. A group of events that all look new and state
+ * no expected version (ingest, webhooks) takes one round trip: `ledger_append_new`
+ * (migrations/…0700) looks the ids up, then under the lock reads the streams' versions and
+ * inserts. Any other group has its dedupe keys and streams read and its rows planned here,
+ * then `ledger_append` (…0600) inserts them. If another appender recorded one of the group's
+ * events, or wrote one of its streams, after those reads, the insert fails on a unique key
  * (stream versions are contiguous) and the group is planned again with the lock taken first.
  *
  * @example
@@ -268,7 +271,8 @@ export class PostgresEventStore {
     try {
       const group = take();
       if (group.length === 0) return { outcomes: [], head: 0, events: 0, durationMs: 0, replanned: false };
-      const planned = await this.appendPlanned(client, group);
+      const direct = allNew(group) ? await this.appendNew(client, group) : 'recorded';
+      const planned = direct === 'recorded' ? await this.appendPlanned(client, group) : direct;
       const written = planned ?? (await this.appendUnderLock(client, group, tx));
       return { ...written, durationMs: performance.now() - started, replanned: planned === null };
     } catch (err) {
@@ -282,6 +286,60 @@ export class PostgresEventStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * The commonest case in one round trip (`ledger_append_new`): a group whose units state no
+   * expected version and whose events all look new. `recorded` when one of them is in the log
+   * already (nothing written; the group is planned against what is recorded); null when
+   * another appender recorded one of them in between (nothing written; planned under the lock).
+   */
+  private async appendNew(client: pg.PoolClient, group: Pending[]): Promise<Omit<GroupWritten, 'durationMs' | 'replanned'> | 'recorded' | null> {
+    const streams: string[] = [];
+    const counts: number[] = [];
+    const streamIndex = new Map<string, number>();
+    const places: Array<{ si: number; k: number }> = [];
+    const docRows: Array<Record<string, unknown>> = [];
+    for (const p of group) {
+      for (const event of p.request.events) {
+        let si = streamIndex.get(event.streamId);
+        if (si === undefined) {
+          si = streams.length;
+          streamIndex.set(event.streamId, si);
+          streams.push(event.streamId);
+          counts.push(0);
+        }
+        const k = (counts[si] = counts[si]! + 1);
+        places.push({ si, k });
+        docRows.push({ p: places.length, si: si + 1, k, ...docFields(event) });
+      }
+    }
+    const events = group.flatMap((p) => p.request.events);
+    let result: pg.QueryResult<{ head: string; stream_versions: number[] }>;
+    try {
+      result = await client.query({
+        name: 'ledger_append_new',
+        text: 'SELECT head, stream_versions FROM ledger_append_new($1::jsonb, $2::text[], $3::int[], $4::text[], $5::text[], $6::int, $7::text)',
+        values: [rowsDocument(docRows), streams, counts, events.map((e) => e.source), events.map((e) => e.sourceEventId), places.length, LOG_CHANNEL],
+      });
+    } catch (err) {
+      if (refusesData(err)) return null;
+      throw err;
+    }
+    const row = result.rows[0];
+    if (!row) return 'recorded';
+    const head = Number(row.head);
+    const base = head - places.length;
+    let i = 0;
+    const outcomes: UnitOutcome[] = group.map((p) => ({
+      ok: true,
+      events: p.request.events.map((e) => {
+        const place = places[i]!;
+        i += 1;
+        return { source: e.source, sourceEventId: e.sourceEventId, position: base + i, streamVersion: row.stream_versions[place.si]! + place.k, duplicate: false };
+      }),
+    }));
+    return { outcomes, head, events: places.length };
   }
 
   /**
@@ -336,29 +394,11 @@ export class PostgresEventStore {
 
   /** Runs ledger_append: the new head. */
   private async callAppend(client: pg.PoolClient, plan: GroupPlan): Promise<number> {
-    // One JSON document for all rows: cheaper to build and to parse than arrays of escaped JSON.
-    // jsonb cannot hold U+0000: such characters become U+FFFD in `data` (`raw` keeps the delivery).
-    const doc = JSON.stringify(
-      plan.rows.map((r) => ({
-        p: r.offset,
-        s: r.event.streamId,
-        v: r.streamVersion,
-        t: r.event.type,
-        o: r.event.source,
-        i: r.event.sourceEventId,
-        u: r.event.subject ?? null,
-        h: r.event.payloadHash.toString('hex'),
-        d: r.event.data,
-        m: r.event.metadata ?? {},
-        r: r.event.raw ?? null,
-        a: r.event.occurredAt ?? null,
-      })),
-    );
-    const safe = doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
+    const doc = rowsDocument(plan.rows.map((r) => ({ p: r.offset, s: r.event.streamId, v: r.streamVersion, ...docFields(r.event) })));
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
       text: 'SELECT ledger_append($1::jsonb, $2::text[], $3::int[], $4::int, $5::text) AS head',
-      values: [safe, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
+      values: [doc, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
   }
@@ -480,6 +520,50 @@ export class PostgresEventStore {
     }
     return { known, versions, head };
   }
+}
+
+/** The columns of an event row in the documents `ledger_append` and `ledger_append_new` take. */
+function docFields(e: NewEvent): Record<string, unknown> {
+  return {
+    t: e.type,
+    o: e.source,
+    i: e.sourceEventId,
+    u: e.subject ?? null,
+    h: e.payloadHash.toString('hex'),
+    d: e.data,
+    m: e.metadata ?? {},
+    r: e.raw ?? null,
+    a: e.occurredAt ?? null,
+  };
+}
+
+/**
+ * One JSON document for all rows: cheaper to build and to parse than arrays of escaped JSON.
+ * jsonb cannot hold U+0000: such characters become U+FFFD in `data` (`raw` keeps the delivery).
+ */
+function rowsDocument(rows: readonly Record<string, unknown>[]): string {
+  const doc = JSON.stringify(rows);
+  return doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
+}
+
+/**
+ * Whether the group can go to `ledger_append_new`: no unit states an expected version other
+ * than `any`, and no source event id comes twice (a redelivery racing itself is planned).
+ */
+function allNew(group: readonly Pending[]): boolean {
+  const seen = new Set<string>();
+  for (const p of group) {
+    const expected = p.request.expectedVersions;
+    if (expected) {
+      for (const v of Object.values(expected)) if (v !== 'any') return false;
+    }
+    for (const e of p.request.events) {
+      const k = key(e.source, e.sourceEventId);
+      if (seen.has(k)) return false;
+      seen.add(k);
+    }
+  }
+  return true;
 }
 
 /** A planned outcome with the group's base added to the positions that were offsets. */
