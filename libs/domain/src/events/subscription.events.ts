@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalInstant } from './canonical-instant.js';
 
 /** Stripe's subscription status vocabulary, in the contract's lifecycle rank order. */
 export const SUBSCRIPTION_STATUSES = [
@@ -29,7 +30,7 @@ export const isoInstant = z
   .string()
   .max(40)
   .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T10:00:00Z' })
-  .transform((s) => new Date(s).toISOString());
+  .transform(canonicalInstant);
 
 const id = z
   .string()

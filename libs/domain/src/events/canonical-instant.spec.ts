@@ -1,4 +1,6 @@
-import { isCanonicalInstant } from './subscription.fold.js';
+import fc from 'fast-check';
+import { canonicalInstant, isCanonicalInstant } from './canonical-instant.js';
+import { isoInstant } from './subscription.events.js';
 
 /** The definition: the strings toISOString() maps to themselves. */
 const byDate = (v: string): boolean => {
@@ -44,5 +46,27 @@ describe('isCanonicalInstant', () => {
       const v = `${pad(rnd(10_000), 4)}-${pad(rnd(14), 2)}-${pad(rnd(33), 2)}T${pad(rnd(26), 2)}:${pad(rnd(62), 2)}:${pad(rnd(62), 2)}.${pad(rnd(1000), 3)}Z`;
       if (isCanonicalInstant(v) !== byDate(v)) throw new Error(`disagree on ${v}`);
     }
+  });
+});
+
+describe('canonicalInstant (the schema’s normalisation)', () => {
+  it('is toISOString() of every instant the schema accepts, in every shape senders use (property)', () => {
+    const shapes = (d: Date): string[] => {
+      const iso = d.toISOString();
+      const hours = (d.getUTCMinutes() % 14) - 7;
+      const offset = new Date(d.getTime() + hours * 3_600_000).toISOString().slice(0, 23);
+      return [iso, `${iso.slice(0, 19)}Z`, `${iso.slice(0, 22)}Z`, `${iso.slice(0, 23)}456Z`, `${offset}${hours < 0 ? '-' : '+'}${String(Math.abs(hours)).padStart(2, '0')}:00`];
+    };
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), (d) => {
+        for (const s of shapes(d)) {
+          const parsed = isoInstant.safeParse(s);
+          expect([s, parsed.success]).toEqual([s, true]);
+          if (parsed.success) expect([s, parsed.data]).toEqual([s, new Date(s).toISOString()]);
+          expect(canonicalInstant(s)).toBe(new Date(s).toISOString());
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
