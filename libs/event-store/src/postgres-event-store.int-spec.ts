@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import {
+  AppendRejectedError,
   createPool,
   IdempotencyConflictError,
   LogFollower,
@@ -173,8 +174,9 @@ describe('PostgresEventStore', () => {
   });
 
   it('keeps one stream contiguous and each id recorded once when separate stores contend', async () => {
-    // Separate stores (as separate processes would be) on one stream and one event id: their
-    // look-ups go stale under each other, and the locked re-plan must decide.
+    // Separate stores (as separate processes would be) on one stream and one event id: stream
+    // versions are read under the lock, and for the shared ids the look-ups may go stale under
+    // each other, when the locked re-plan must decide.
     const stores = Array.from({ length: 6 }, () => {
       const p = createPool({ connectionString: db.url, max: 1 });
       return { p, s: new PostgresEventStore(p) };
@@ -230,7 +232,7 @@ describe('PostgresEventStore', () => {
       // ...while this group, its look-up done and finding nothing, waits for it.
       for (let i = 0; i < 200; i++) {
         const waiting = await pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append_new%'",
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append_new_events%'",
         );
         if (waiting.rows[0]!.n > 0) break;
         await new Promise((r) => setTimeout(r, 10));
@@ -255,15 +257,91 @@ describe('PostgresEventStore', () => {
   });
 
   it('numbers several events of one stream in one group after the versions the stream had', async () => {
-    await store.append({ events: [event('seq', 'a1', { n: 1 }, 'seq-stream')] });
-    const [x, y] = await Promise.all([
-      store.append({ events: [event('seq', 'a2', { n: 2 }, 'seq-stream'), event('seq', 'a3', { n: 3 }, 'seq-stream')] }),
-      store.append({ events: [event('seq', 'a4', { n: 4 }, 'seq-stream')] }),
-    ]);
-    expect([...x.events, ...y.events].map((e) => e.streamVersion).sort()).toEqual([2, 3, 4]);
-    const recorded = await store.readStream('seq-stream');
-    expect(recorded.map((e) => [e.sourceEventId, e.streamVersion])).toEqual([['a1', 1], ...[...x.events, ...y.events].sort((a, b) => a.streamVersion - b.streamVersion).map((e) => [e.sourceEventId, e.streamVersion])]);
-    for (const e of [...x.events, ...y.events]) expect(recorded.find((r) => r.sourceEventId === e.sourceEventId)!.position).toBe(e.position);
+    const p = createPool({ connectionString: db.url, max: 1 });
+    const groups: number[] = [];
+    const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void groups.push(g.units) } });
+    try {
+      await s.append({ events: [event('seq', 'a1', { n: 1 }, 'seq-stream')] });
+      // Queued together while the first group commits: one group of two units.
+      const [x, y] = await Promise.all([
+        s.append({ events: [event('seq', 'a2', { n: 2 }, 'seq-stream'), event('seq', 'a3', { n: 3 }, 'seq-stream')] }),
+        s.append({ events: [event('seq', 'a4', { n: 4 }, 'seq-stream')], expectedVersions: { 'seq-stream': 'any' } }),
+      ]);
+      expect(groups).toEqual([1, 2]);
+      const answered = [...x.events, ...y.events];
+      expect(answered.map((e) => [e.sourceEventId, e.streamVersion])).toEqual([['a2', 2], ['a3', 3], ['a4', 4]]);
+      const recorded = await store.readStream('seq-stream');
+      expect(recorded.map((e) => [e.sourceEventId, e.streamVersion, e.position])).toEqual([
+        ['a1', 1, recorded[0]!.position],
+        ...answered.map((e) => [e.sourceEventId, e.streamVersion, e.position]),
+      ]);
+    } finally {
+      await s.close();
+      await p.end();
+    }
+  });
+
+  it('plans a group holding a redelivery again under the lock when its stream moved after its read', async () => {
+    await store.append({ events: [event('moved', 'm0', { n: 0 }, 'moved-stream')] });
+    const [original] = (await store.readStream('moved-stream')).map((e) => e.position);
+    const p = createPool({ connectionString: db.url, max: 1 });
+    let replanned = 0;
+    const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void (replanned += g.replanned ? 1 : 0) } });
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      const { rows } = await other.query<{ position: string }>('SELECT position FROM log_head FOR UPDATE');
+      const head = Number(rows[0]!.position);
+      // A redelivery and a new event on the same stream: planned here (stream at version 1).
+      const pending = s.append({ events: [event('moved', 'm0', { n: 0 }, 'moved-stream'), event('moved', 'm1', { n: 1 }, 'moved-stream')] });
+      for (let i = 0; i < 200; i++) {
+        const waiting = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append(%'",
+        );
+        if (waiting.rows[0]!.n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Another appender writes version 2 of the stream meanwhile.
+      await other.query(
+        "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 'moved-stream', 2, 'test.happened', 'moved', 'other', $2, '{}')",
+        [head + 1, hash({ other: true })],
+      );
+      await other.query("UPDATE streams SET version = 2 WHERE stream_id = 'moved-stream'");
+      await other.query('UPDATE log_head SET position = $1', [head + 1]);
+      await other.query('COMMIT');
+      const result = await pending;
+      expect(result.events).toMatchObject([
+        { sourceEventId: 'm0', position: original, streamVersion: 1, duplicate: true },
+        { sourceEventId: 'm1', position: head + 2, streamVersion: 3, duplicate: false },
+      ]);
+      expect(replanned).toBe(1);
+      expect((await store.readStream('moved-stream')).map((e) => e.sourceEventId)).toEqual(['m0', 'other', 'm1']);
+    } finally {
+      other.release();
+      await s.close();
+      await p.end();
+    }
+  });
+
+  it('refuses a unit whose data the database refuses, and commits the rest of its group', async () => {
+    const p = createPool({ connectionString: db.url, max: 1 });
+    const s = new PostgresEventStore(p);
+    try {
+      await s.append({ events: [event('refused', 'warm')] });
+      const results = await Promise.allSettled([
+        s.append({ events: [event('refused', 'ok1')] }),
+        // A lone surrogate: valid in a JS string, refused by jsonb.
+        s.append({ events: [event('refused', 'bad', { text: '\ud800' })] }),
+        s.append({ events: [event('refused', 'ok2')] }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(AppendRejectedError);
+      const { rows } = await pool.query("SELECT source_event_id FROM events WHERE source = 'refused' ORDER BY position");
+      expect(rows.map((r) => r.source_event_id)).toEqual(['warm', 'ok1', 'ok2']);
+    } finally {
+      await s.close();
+      await p.end();
+    }
   });
 
   it('refuses to rewrite the log', async () => {

@@ -28,8 +28,8 @@ export interface EventStoreOptions {
   /** Upper bound of events written by one group transaction. */
   readonly maxEventsPerCommit?: number;
   /**
-   * Groups in flight at once (default 2): the next group is read and planned while the
-   * previous one holds the log lock, and waits on the lock inside `ledger_append`.
+   * Groups in flight at once (default 2): the next group is sent while the previous one holds
+   * the log lock, and waits on the lock inside the server's append statement.
    */
   readonly writers?: number;
   /** Consecutive unavailability failures before appends fail fast. */
@@ -107,7 +107,7 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  *
  * The lock is held only inside one statement, so it never waits on a round trip to this
  * process, whose event loop is busy with HTTP. A group of events that all look new and state
- * no expected version (ingest, webhooks) takes one round trip: `ledger_append_new`
+ * no expected version but `any` (ingest, webhooks) takes one round trip: `ledger_append_new_events`
  * (migrations/…0700) looks the ids up, then under the lock reads the streams' versions and
  * inserts. Any other group has its dedupe keys and streams read and its rows planned here,
  * then `ledger_append` (…0600) inserts them. If another appender recorded one of the group's
@@ -289,10 +289,11 @@ export class PostgresEventStore {
   }
 
   /**
-   * The commonest case in one round trip (`ledger_append_new`): a group whose units state no
-   * expected version and whose events all look new. `recorded` when one of them is in the log
-   * already (nothing written; the group is planned against what is recorded); null when
-   * another appender recorded one of them in between (nothing written; planned under the lock).
+   * The commonest case in one round trip (`ledger_append_new_events`): a group whose units
+   * state no expected version but `any` and whose events all look new. `recorded` when one of
+   * them is in the log already (nothing written; the group is planned against what is
+   * recorded); null when another appender recorded one of them in between (nothing written;
+   * planned under the lock).
    */
   private async appendNew(client: pg.PoolClient, group: Pending[]): Promise<Omit<GroupWritten, 'durationMs' | 'replanned'> | 'recorded' | null> {
     const streams: string[] = [];
@@ -315,15 +316,18 @@ export class PostgresEventStore {
       }
     }
     const events = group.flatMap((p) => p.request.events);
-    let result: pg.QueryResult<{ head: string; stream_versions: number[] }>;
+    let result: pg.QueryResult<{ head: string; base_versions: number[] }>;
     try {
       result = await client.query({
-        name: 'ledger_append_new',
-        text: 'SELECT head, stream_versions FROM ledger_append_new($1::jsonb, $2::text[], $3::int[], $4::text[], $5::text[], $6::int, $7::text)',
+        name: 'ledger_append_new_events',
+        text: 'SELECT head, base_versions FROM ledger_append_new_events($1::jsonb, $2::text[], $3::int[], $4::text[], $5::text[], $6::int, $7::text)',
         values: [rowsDocument(docRows), streams, counts, events.map((e) => e.source), events.map((e) => e.sourceEventId), places.length, LOG_CHANNEL],
       });
     } catch (err) {
-      if (refusesData(err)) return null;
+      // Only a unique violation can be a race (an id recorded after the look-up; the stream
+      // versions are read under the lock). Other refused data would be refused again under the
+      // lock: it goes straight to the caller, which retries the units one by one.
+      if ((err as { code?: unknown } | null)?.code === '23505') return null;
       throw err;
     }
     const row = result.rows[0];
@@ -336,7 +340,7 @@ export class PostgresEventStore {
       events: p.request.events.map((e) => {
         const place = places[i]!;
         i += 1;
-        return { source: e.source, sourceEventId: e.sourceEventId, position: base + i, streamVersion: row.stream_versions[place.si]! + place.k, duplicate: false };
+        return { source: e.source, sourceEventId: e.sourceEventId, position: base + i, streamVersion: row.base_versions[place.si]! + place.k, duplicate: false };
       }),
     }));
     return { outcomes, head, events: places.length };
@@ -356,9 +360,9 @@ export class PostgresEventStore {
     try {
       head = await this.callAppend(client, plan);
     } catch (err) {
-      // A unique violation is the stale plan; other data the database refuses fails the
-      // locked attempt the same way, and the caller isolates it.
-      if (refusesData(err)) return null;
+      // A unique violation is the stale plan. Other refused data would be refused again under
+      // the lock: it goes straight to the caller, which retries the units one by one.
+      if ((err as { code?: unknown } | null)?.code === '23505') return null;
       throw err;
     }
     const base = head - plan.rows.length;
@@ -522,7 +526,7 @@ export class PostgresEventStore {
   }
 }
 
-/** The columns of an event row in the documents `ledger_append` and `ledger_append_new` take. */
+/** The columns of an event row in the documents `ledger_append` and `ledger_append_new_events` take. */
 function docFields(e: NewEvent): Record<string, unknown> {
   return {
     t: e.type,
@@ -547,7 +551,7 @@ function rowsDocument(rows: readonly Record<string, unknown>[]): string {
 }
 
 /**
- * Whether the group can go to `ledger_append_new`: no unit states an expected version other
+ * Whether the group can go to `ledger_append_new_events`: no unit states an expected version other
  * than `any`, and no source event id comes twice (a redelivery racing itself is planned).
  */
 function allNew(group: readonly Pending[]): boolean {

@@ -1,7 +1,8 @@
 -- Up Migration
 
 -- The common group append in one statement and one round trip: no event of the group is in the
--- log yet and no unit states an expected version (what ingest and the webhooks send). Nothing
+-- log yet and no unit states an expected version other than 'any' (what ingest and the webhooks
+-- send). Nothing
 -- then needs reading before the group is planned: the appender sends the rows with their
 -- offset after the head (`p`), the index of their stream in `stream_ids` (`si`, from 1) and
 -- their place among the group's events of that stream (`k`, from 1).
@@ -10,14 +11,14 @@
 -- returns no row and writes nothing, and the appender plans the group itself (ledger_append).
 -- Otherwise it takes the `log_head` lock, reads the streams' versions under it (so they cannot
 -- go stale), inserts at head + p with version + k, moves the streams and the head, notifies,
--- and returns the new head and the versions the streams had. If another appender recorded one
+-- and returns the new head and the versions the streams had before the group (base_versions). If another appender recorded one
 -- of the ids after the look-up, the insert fails on (source, source_event_id) and writes
 -- nothing; the appender then plans the group under the lock. Called outside an explicit
 -- transaction, the statement commits before the lock is released: positions stay gap-free and
 -- in commit order.
-CREATE FUNCTION ledger_append_new(doc jsonb, stream_ids text[], stream_counts int[],
+CREATE FUNCTION ledger_append_new_events(doc jsonb, stream_ids text[], stream_counts int[],
                                   sources text[], source_event_ids text[], n int, channel text)
-RETURNS TABLE (head bigint, stream_versions int[])
+RETURNS TABLE (head bigint, base_versions int[])
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   at_head bigint;
@@ -50,4 +51,4 @@ BEGIN
 END $$;
 
 -- Down Migration
-DROP FUNCTION ledger_append_new(jsonb, text[], int[], text[], text[], int, text);
+DROP FUNCTION ledger_append_new_events(jsonb, text[], int[], text[], text[], int, text);
