@@ -135,6 +135,19 @@ describe('PostgresEventStore', () => {
     ]);
   });
 
+  it('takes only the expected versions a request states (a stream named like an Object member included)', async () => {
+    const [planned, direct] = await Promise.all([
+      // A redelivery in the unit sends it through the planned path...
+      store.append({ events: [event('own', 'o0', { n: 0 }, 'constructor')] }).then(() =>
+        store.append({ events: [event('own', 'o0', { n: 0 }, 'constructor'), event('own', 'o1', { n: 1 }, 'constructor')], expectedVersions: {} }),
+      ),
+      // ...a unit of new events through the one-statement path.
+      store.append({ events: [event('own', 'o2', { n: 2 }, 'toString')], expectedVersions: {} }),
+    ]);
+    expect(planned.events.map((e) => e.streamVersion)).toEqual([1, 2]);
+    expect(direct.events[0]!.streamVersion).toBe(1);
+  });
+
   it('commits a batch all or nothing', async () => {
     await store.append({ events: [event('batch', 'x2', { v: 'original' })] });
     const head = await store.head();

@@ -453,8 +453,9 @@ export class PostgresEventStore {
       }
       const current = streamNext.get(event.streamId) ?? versions.get(event.streamId) ?? 0;
       if (!streamNext.has(event.streamId)) {
-        const expected: ExpectedVersion =
-          request.expectedVersions?.[event.streamId] ?? 'any';
+        // Own keys only: a stream called "constructor" states nothing.
+        const versions = request.expectedVersions;
+        const expected: ExpectedVersion = (versions && Object.hasOwn(versions, event.streamId) ? versions[event.streamId] : undefined) ?? 'any';
         if (!matches(expected, current)) {
           return { ok: false, error: () => new WrongExpectedVersionError(event.streamId, expected, current) };
         }
