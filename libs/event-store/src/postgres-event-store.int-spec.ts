@@ -9,6 +9,7 @@ import {
   LogNotifier,
   PostgresEventStore,
   WrongExpectedVersionError,
+  type AppendResult,
   type NewEvent,
   type RecordedEvent,
 } from './index.js';
@@ -35,6 +36,43 @@ describe('PostgresEventStore', () => {
     await pool.end();
     await db.drop();
   });
+
+  /**
+   * Runs `append` on a store of its own while another session holds the log lock. Once the
+   * append's `statement` waits on that lock, `meanwhile` writes as another appender would
+   * (given the head it locked) and commits, which lets the append go on.
+   */
+  async function appendWhileLocked(
+    statement: string,
+    append: (s: PostgresEventStore) => Promise<AppendResult>,
+    meanwhile: (other: pg.PoolClient, head: number) => Promise<void>,
+  ): Promise<{ result: AppendResult; replanned: number; head: number }> {
+    const p = createPool({ connectionString: db.url, max: 1 });
+    let replanned = 0;
+    const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void (replanned += g.replanned ? 1 : 0) } });
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      const { rows } = await other.query<{ position: string }>('SELECT position FROM log_head FOR UPDATE');
+      const head = Number(rows[0]!.position);
+      const pending = append(s);
+      for (let i = 0; i < 200; i++) {
+        const waiting = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
+          [statement],
+        );
+        if (waiting.rows[0]!.n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await meanwhile(other, head);
+      await other.query('COMMIT');
+      return { result: await pending, replanned, head };
+    } finally {
+      other.release();
+      await s.close();
+      await p.end();
+    }
+  }
 
   it('gives 16 concurrent writers gap-free positions that a follower sees exactly once, in order', async () => {
     const writers = 16;
@@ -232,41 +270,23 @@ describe('PostgresEventStore', () => {
   });
 
   it('plans a group again under the lock when its event was recorded after its look-up', async () => {
-    const p = createPool({ connectionString: db.url, max: 1 });
-    let replanned = 0;
-    const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void (replanned += g.replanned ? 1 : 0) } });
-    const other = await pool.connect();
-    try {
-      // Another appender holds the log lock...
-      await other.query('BEGIN');
-      const { rows } = await other.query<{ position: string }>('SELECT position FROM log_head FOR UPDATE');
-      const head = Number(rows[0]!.position);
-      const pending = s.append({ events: [event('race', 'r1', { v: 1 })] });
-      // ...while this group, its look-up done and finding nothing, waits for it.
-      for (let i = 0; i < 200; i++) {
-        const waiting = await pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append_new_events%'",
+    // The group's look-up finds nothing and it waits on the lock; meanwhile another appender
+    // records the same event.
+    const { result, replanned, head } = await appendWhileLocked(
+      'ledger_append_new_events',
+      (s) => s.append({ events: [event('race', 'r1', { v: 1 })] }),
+      async (other, locked) => {
+        await other.query(
+          "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 's-r1', 1, 'test.happened', 'race', 'r1', $2, '{}')",
+          [locked + 1, hash({ v: 1 })],
         );
-        if (waiting.rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      // The other appender records the same event and commits.
-      await other.query(
-        "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 's-r1', 1, 'test.happened', 'race', 'r1', $2, '{}')",
-        [head + 1, hash({ v: 1 })],
-      );
-      await other.query("INSERT INTO streams (stream_id, version) VALUES ('s-r1', 1)");
-      await other.query('UPDATE log_head SET position = $1', [head + 1]);
-      await other.query('COMMIT');
-      const result = await pending;
-      expect(result.events[0]).toMatchObject({ position: head + 1, streamVersion: 1, duplicate: true });
-      expect(replanned).toBe(1);
-      expect(await store.head()).toBe(head + 1);
-    } finally {
-      other.release();
-      await s.close();
-      await p.end();
-    }
+        await other.query("INSERT INTO streams (stream_id, version) VALUES ('s-r1', 1)");
+        await other.query('UPDATE log_head SET position = $1', [locked + 1]);
+      },
+    );
+    expect(result.events[0]).toMatchObject({ position: head + 1, streamVersion: 1, duplicate: true });
+    expect(replanned).toBe(1);
+    expect(await store.head()).toBe(head + 1);
   });
 
   it('numbers several events of one stream in one group after the versions the stream had', async () => {
@@ -297,43 +317,26 @@ describe('PostgresEventStore', () => {
   it('plans a group holding a redelivery again under the lock when its stream moved after its read', async () => {
     await store.append({ events: [event('moved', 'm0', { n: 0 }, 'moved-stream')] });
     const [original] = (await store.readStream('moved-stream')).map((e) => e.position);
-    const p = createPool({ connectionString: db.url, max: 1 });
-    let replanned = 0;
-    const s = new PostgresEventStore(p, { observer: { groupCommitted: (g) => void (replanned += g.replanned ? 1 : 0) } });
-    const other = await pool.connect();
-    try {
-      await other.query('BEGIN');
-      const { rows } = await other.query<{ position: string }>('SELECT position FROM log_head FOR UPDATE');
-      const head = Number(rows[0]!.position);
-      // A redelivery and a new event on the same stream: planned here (stream at version 1).
-      const pending = s.append({ events: [event('moved', 'm0', { n: 0 }, 'moved-stream'), event('moved', 'm1', { n: 1 }, 'moved-stream')] });
-      for (let i = 0; i < 200; i++) {
-        const waiting = await pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append(%'",
+    // A redelivery and a new event on the same stream: planned here (stream at version 1), then
+    // another appender writes version 2 of the stream while the group waits on the lock.
+    const { result, replanned, head } = await appendWhileLocked(
+      'ledger_append(',
+      (s) => s.append({ events: [event('moved', 'm0', { n: 0 }, 'moved-stream'), event('moved', 'm1', { n: 1 }, 'moved-stream')] }),
+      async (other, locked) => {
+        await other.query(
+          "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 'moved-stream', 2, 'test.happened', 'moved', 'other', $2, '{}')",
+          [locked + 1, hash({ other: true })],
         );
-        if (waiting.rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      // Another appender writes version 2 of the stream meanwhile.
-      await other.query(
-        "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 'moved-stream', 2, 'test.happened', 'moved', 'other', $2, '{}')",
-        [head + 1, hash({ other: true })],
-      );
-      await other.query("UPDATE streams SET version = 2 WHERE stream_id = 'moved-stream'");
-      await other.query('UPDATE log_head SET position = $1', [head + 1]);
-      await other.query('COMMIT');
-      const result = await pending;
-      expect(result.events).toMatchObject([
-        { sourceEventId: 'm0', position: original, streamVersion: 1, duplicate: true },
-        { sourceEventId: 'm1', position: head + 2, streamVersion: 3, duplicate: false },
-      ]);
-      expect(replanned).toBe(1);
-      expect((await store.readStream('moved-stream')).map((e) => e.sourceEventId)).toEqual(['m0', 'other', 'm1']);
-    } finally {
-      other.release();
-      await s.close();
-      await p.end();
-    }
+        await other.query("UPDATE streams SET version = 2 WHERE stream_id = 'moved-stream'");
+        await other.query('UPDATE log_head SET position = $1', [locked + 1]);
+      },
+    );
+    expect(result.events).toMatchObject([
+      { sourceEventId: 'm0', position: original, streamVersion: 1, duplicate: true },
+      { sourceEventId: 'm1', position: head + 2, streamVersion: 3, duplicate: false },
+    ]);
+    expect(replanned).toBe(1);
+    expect((await store.readStream('moved-stream')).map((e) => e.sourceEventId)).toEqual(['m0', 'other', 'm1']);
   });
 
   it('refuses a unit whose data the database refuses, and commits the rest of its group', async () => {
