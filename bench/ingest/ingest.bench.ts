@@ -19,7 +19,7 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { benchDatabase, closedLoop, printTable, writeResults, type Row } from '../support/bench-kit.js';
+import { benchDatabase, closedLoop, percentile, printTable, writeResults, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
 import { spawnServiceProcess } from '../../test/support/service-process.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
@@ -188,11 +188,7 @@ interface Round {
   readonly httpStripe: Measured;
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 /** The round whose rate is the median one, for the table's rate and latency columns. */
 const medianRound = (ms: readonly Measured[]): Measured => {

@@ -301,8 +301,12 @@ export class PostgresEventStore {
     const streamIndex = new Map<string, number>();
     const places: Array<{ si: number; k: number }> = [];
     const docRows: Array<Record<string, unknown>> = [];
+    const sources: string[] = [];
+    const ids: string[] = [];
     for (const p of group) {
       for (const event of p.request.events) {
+        sources.push(event.source);
+        ids.push(event.sourceEventId);
         let si = streamIndex.get(event.streamId);
         if (si === undefined) {
           si = streams.length;
@@ -315,19 +319,16 @@ export class PostgresEventStore {
         docRows.push({ p: places.length, si: si + 1, k, ...docFields(event) });
       }
     }
-    const events = group.flatMap((p) => p.request.events);
     let result: pg.QueryResult<{ head: string; base_versions: number[] }>;
     try {
       result = await client.query({
         name: 'ledger_append_new_events',
         text: 'SELECT head, base_versions FROM ledger_append_new_events($1::jsonb, $2::text[], $3::int[], $4::text[], $5::text[], $6::int, $7::text)',
-        values: [rowsDocument(docRows), streams, counts, events.map((e) => e.source), events.map((e) => e.sourceEventId), places.length, LOG_CHANNEL],
+        values: [rowsDocument(docRows), streams, counts, sources, ids, places.length, LOG_CHANNEL],
       });
     } catch (err) {
-      // Only a unique violation can be a race (an id recorded after the look-up; the stream
-      // versions are read under the lock). Other refused data would be refused again under the
-      // lock: it goes straight to the caller, which retries the units one by one.
-      if ((err as { code?: unknown } | null)?.code === '23505') return null;
+      // Only an id recorded after the look-up can collide: the stream versions are read under the lock.
+      if (isUniqueViolation(err)) return null;
       throw err;
     }
     const row = result.rows[0];
@@ -347,7 +348,7 @@ export class PostgresEventStore {
   }
 
   /**
-   * The common case, with the log lock held only inside one statement: read the group's
+   * Any other group, with the log lock held only inside one statement: read the group's
    * dedupe keys and streams, plan it, and hand the rows to `ledger_append`. Null when another
    * appender wrote one of its streams or recorded one of its events in between (the insert
    * then fails on a unique key and writes nothing): the caller plans again under the lock.
@@ -360,9 +361,7 @@ export class PostgresEventStore {
     try {
       head = await this.callAppend(client, plan);
     } catch (err) {
-      // A unique violation is the stale plan. Other refused data would be refused again under
-      // the lock: it goes straight to the caller, which retries the units one by one.
-      if ((err as { code?: unknown } | null)?.code === '23505') return null;
+      if (isUniqueViolation(err)) return null;
       throw err;
     }
     const base = head - plan.rows.length;
@@ -454,8 +453,8 @@ export class PostgresEventStore {
       const current = streamNext.get(event.streamId) ?? versions.get(event.streamId) ?? 0;
       if (!streamNext.has(event.streamId)) {
         // Own keys only: a stream called "constructor" states nothing.
-        const versions = request.expectedVersions;
-        const expected: ExpectedVersion = (versions && Object.hasOwn(versions, event.streamId) ? versions[event.streamId] : undefined) ?? 'any';
+        const stated = request.expectedVersions;
+        const expected: ExpectedVersion = (stated && Object.hasOwn(stated, event.streamId) ? stated[event.streamId] : undefined) ?? 'any';
         if (!matches(expected, current)) {
           return { ok: false, error: () => new WrongExpectedVersionError(event.streamId, expected, current) };
         }
@@ -578,6 +577,15 @@ function settle(o: PlannedOutcome, base: number): UnitOutcome {
     ok: true,
     events: o.events.map(({ relative, ...e }) => (relative ? { ...e, position: e.position + base } : e)),
   };
+}
+
+/**
+ * A stale plan or look-up: another appender recorded one of the group's events or wrote one of
+ * its streams first. Other data the database refuses would be refused again under the lock, so
+ * it goes straight to commitGroup, which retries the units one by one.
+ */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
 }
 
 function refusesData(err: unknown): boolean {

@@ -354,10 +354,6 @@ export class EntitlementProjection {
   }
 }
 
-/**
- * The log as the policy sees it, for a rebuild: only the columns the folds use, the recording
- * time already in ISO form (no Date round trip per event).
- */
 /** Statements in flight on one session, at most `depth`: `push` waits for the oldest beyond it. */
 class WriteQueue {
   private readonly pending: Promise<void>[] = [];
@@ -379,6 +375,10 @@ class WriteQueue {
   }
 }
 
+/**
+ * The log as the policy sees it, for a rebuild: only the columns the folds use, the recording
+ * time already in ISO form (no Date round trip per event).
+ */
 async function readForRebuild(db: pg.ClientBase, after: number, limit: number): Promise<LedgerEvent[]> {
   const { rows } = await db.query<LedgerEvent>(
     `SELECT position, type, source, source_event_id, data,
