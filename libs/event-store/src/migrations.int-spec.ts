@@ -1,6 +1,11 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
+import { runner } from 'node-pg-migrate';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { migrate } from './migrations.js';
+import { PostgresEventStore } from './postgres-event-store.js';
+import { projectRoot } from './project-root.js';
 
 describe('migrate', () => {
   let db: TestDatabase;
@@ -31,5 +36,56 @@ describe('migrate', () => {
     }
     // And again, on an up-to-date database: nothing to do.
     expect(await migrate({ databaseUrl: db.url })).toEqual([]);
+  });
+
+  it('stream versions survive taking the streams table away and bringing it back', async () => {
+    const fresh = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+    const append = async (s: PostgresEventStore, stream: string, id: string): Promise<number> => {
+      const body = { id };
+      const { events } = await s.append({
+        events: [{ streamId: stream, type: 'test.happened', source: 'mig', sourceEventId: id, payloadHash: createHash('sha256').update(id).digest(), data: body }],
+      });
+      return events[0]!.streamVersion;
+    };
+    const step = (direction: 'up' | 'down'): Promise<unknown> =>
+      runner({
+        databaseUrl: fresh.url,
+        dir: path.join(projectRoot(), 'migrations'),
+        direction,
+        migrationsTable: 'pgmigrations',
+        count: 1,
+        log: () => undefined,
+      });
+    try {
+      let store = new PostgresEventStore(pool);
+      expect([await append(store, 'a', 'a1'), await append(store, 'a', 'a2'), await append(store, 'b', 'b1')]).toEqual([1, 2, 1]);
+      await store.close();
+      await pool.end();
+
+      // Down: the table is back, holding each stream's version.
+      await step('down');
+      const client = new pg.Client({ connectionString: fresh.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ stream_id: string; version: number }>('SELECT stream_id, version FROM streams ORDER BY stream_id');
+        expect(rows).toEqual([{ stream_id: 'a', version: 2 }, { stream_id: 'b', version: 1 }]);
+      } finally {
+        await client.end();
+      }
+
+      // Up again: versions go on from the events.
+      await step('up');
+      const again = new pg.Pool({ connectionString: fresh.url, max: 2 });
+      store = new PostgresEventStore(again);
+      try {
+        expect([await append(store, 'a', 'a3'), await append(store, 'c', 'c1')]).toEqual([3, 1]);
+      } finally {
+        await store.close();
+        await again.end();
+      }
+    } finally {
+      await fresh.drop();
+    }
   });
 });

@@ -280,7 +280,6 @@ describe('PostgresEventStore', () => {
           "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 's-r1', 1, 'test.happened', 'race', 'r1', $2, '{}')",
           [locked + 1, hash({ v: 1 })],
         );
-        await other.query("INSERT INTO streams (stream_id, version) VALUES ('s-r1', 1)");
         await other.query('UPDATE log_head SET position = $1', [locked + 1]);
       },
     );
@@ -327,7 +326,6 @@ describe('PostgresEventStore', () => {
           "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, 'moved-stream', 2, 'test.happened', 'moved', 'other', $2, '{}')",
           [locked + 1, hash({ other: true })],
         );
-        await other.query("UPDATE streams SET version = 2 WHERE stream_id = 'moved-stream'");
         await other.query('UPDATE log_head SET position = $1', [locked + 1]);
       },
     );
@@ -358,6 +356,20 @@ describe('PostgresEventStore', () => {
       await s.close();
       await p.end();
     }
+  });
+
+  it('records U+0000, which jsonb cannot hold, as U+FFFD in either append path', async () => {
+    const body = { note: 'a\u0000b', nested: ['\u0000'] };
+    // New events take ledger_append_new_events; a unit stating a version takes ledger_append.
+    const fresh = await store.append({ events: [event('nul', 'n1', body)] });
+    const planned = await store.append({ events: [event('nul', 'n2', body, 's-nul-2')], expectedVersions: { 's-nul-2': 'no_stream' } });
+    for (const [result, stream] of [[fresh, 's-n1'], [planned, 's-nul-2']] as const) {
+      expect(result.events[0]!.duplicate).toBe(false);
+      expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ note: 'a\uFFFDb', nested: ['\uFFFD'] }]);
+    }
+    // A literal backslash-u-0000 in the text is not a NUL and stays as it is.
+    await store.append({ events: [event('nul', 'n3', { note: '\\u0000' })] });
+    expect((await store.readStream('s-n3'))[0]!.data).toEqual({ note: '\\u0000' });
   });
 
   it('refuses to rewrite the log', async () => {

@@ -80,9 +80,6 @@ interface LoadedState {
 interface GroupPlan {
   readonly rows: Row[];
   readonly outcomes: PlannedOutcome[];
-  /** The streams the rows write and their versions after them. */
-  readonly streams: string[];
-  readonly versions: number[];
 }
 
 interface GroupWritten {
@@ -300,7 +297,7 @@ export class PostgresEventStore {
     const counts: number[] = [];
     const streamIndex = new Map<string, number>();
     const places: Array<{ si: number; k: number }> = [];
-    const docRows: Array<Record<string, unknown>> = [];
+    const doc = new RowsDocument();
     const sources: string[] = [];
     const ids: string[] = [];
     for (const p of group) {
@@ -316,15 +313,15 @@ export class PostgresEventStore {
         }
         const k = (counts[si] = counts[si]! + 1);
         places.push({ si, k });
-        docRows.push({ p: places.length, si: si + 1, k, ...docFields(event) });
+        doc.add(`{"p":${places.length},"si":${si + 1},"k":${k}`, event);
       }
     }
     let result: pg.QueryResult<{ head: string; base_versions: number[] }>;
     try {
       result = await client.query({
         name: 'ledger_append_new_events',
-        text: 'SELECT head, base_versions FROM ledger_append_new_events($1::jsonb, $2::text[], $3::int[], $4::text[], $5::text[], $6::int, $7::text)',
-        values: [rowsDocument(docRows), streams, counts, sources, ids, places.length, LOG_CHANNEL],
+        text: 'SELECT head, base_versions FROM ledger_append_new_events($1::jsonb, $2::text[], $3::text[], $4::text[], $5::int, $6::text)',
+        values: [doc.toString(), streams, sources, ids, places.length, LOG_CHANNEL],
       });
     } catch (err) {
       // Only an id recorded after the look-up can collide: the stream versions are read under the lock.
@@ -391,17 +388,17 @@ export class PostgresEventStore {
     const versions = state.versions;
     const rows: Row[] = [];
     const outcomes = group.map((p) => this.planUnit(p.request, state.known, versions, rows));
-    const streams = [...new Set(rows.map((r) => r.event.streamId))];
-    return { rows, outcomes, streams, versions: streams.map((s) => versions.get(s)!) };
+    return { rows, outcomes };
   }
 
   /** Runs ledger_append: the new head. */
   private async callAppend(client: pg.PoolClient, plan: GroupPlan): Promise<number> {
-    const doc = rowsDocument(plan.rows.map((r) => ({ p: r.offset, s: r.event.streamId, v: r.streamVersion, ...docFields(r.event) })));
+    const doc = new RowsDocument();
+    for (const r of plan.rows) doc.add(`{"p":${r.offset},"s":${JSON.stringify(r.event.streamId)},"v":${r.streamVersion}`, r.event);
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
-      text: 'SELECT ledger_append($1::jsonb, $2::text[], $3::int[], $4::int, $5::text) AS head',
-      values: [doc, plan.streams, plan.versions, plan.rows.length, LOG_CHANNEL],
+      text: 'SELECT ledger_append($1::jsonb, $2::int, $3::text) AS head',
+      values: [doc.toString(), plan.rows.length, LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
   }
@@ -508,7 +505,8 @@ export class PostgresEventStore {
        UNION ALL
        SELECT 'stream', s.stream_id, NULL, NULL, t.version, NULL
          FROM unnest($3::text[]) AS s(stream_id)
-        CROSS JOIN LATERAL (SELECT version FROM streams t WHERE t.stream_id = s.stream_id LIMIT 1) t
+        CROSS JOIN LATERAL (SELECT e.stream_version AS version FROM events e WHERE e.stream_id = s.stream_id
+                             ORDER BY e.stream_version DESC LIMIT 1) t
        UNION ALL
        SELECT 'head', NULL, NULL, NULL, position, NULL FROM log_head`,
       values: [events.map((e) => e.source), events.map((e) => e.sourceEventId), streams],
@@ -526,28 +524,29 @@ export class PostgresEventStore {
   }
 }
 
-/** The columns of an event row in the documents `ledger_append` and `ledger_append_new_events` take. */
-function docFields(e: NewEvent): Record<string, unknown> {
-  return {
-    t: e.type,
-    o: e.source,
-    i: e.sourceEventId,
-    u: e.subject ?? null,
-    h: e.payloadHash.toString('hex'),
-    d: e.data,
-    m: e.metadata ?? {},
-    r: e.raw ?? null,
-    a: e.occurredAt ?? null,
-  };
-}
-
 /**
- * One JSON document for all rows: cheaper to build and to parse than arrays of escaped JSON.
- * jsonb cannot hold U+0000: such characters become U+FFFD in `data` (`raw` keeps the delivery).
+ * The document `ledger_append` and `ledger_append_new_events` take: one JSON array of rows,
+ * cheaper to build and to parse than arrays of escaped JSON. Built as a string: the objects it
+ * would otherwise be built from are only ever serialised.
  */
-function rowsDocument(rows: readonly Record<string, unknown>[]): string {
-  const doc = JSON.stringify(rows);
-  return doc.includes('\\u0000') ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
+class RowsDocument {
+  private readonly rows: string[] = [];
+  private nul = false;
+
+  /** Adds a row: `head` is its opening brace and placement keys, then come the event's columns. */
+  add(head: string, e: NewEvent): void {
+    const row = `${head},"t":${JSON.stringify(e.type)},"o":${JSON.stringify(e.source)},"i":${JSON.stringify(e.sourceEventId)},"u":${JSON.stringify(e.subject ?? null)},"h":"${e.payloadHash.toString('hex')}","d":${JSON.stringify(e.data) ?? 'null'},"m":${JSON.stringify(e.metadata ?? {})},"r":${JSON.stringify(e.raw ?? null)},"a":${JSON.stringify(e.occurredAt ?? null)}}`;
+    // Searched row by row: short strings, and flat once searched, which makes the join cheaper
+    // than one search of the whole document would be.
+    if (row.includes('\\u0000')) this.nul = true;
+    this.rows.push(row);
+  }
+
+  /** jsonb cannot hold U+0000: such characters become U+FFFD (`raw` keeps the delivery's bytes otherwise). */
+  toString(): string {
+    const doc = `[${this.rows.join(',')}]`;
+    return this.nul ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
+  }
 }
 
 /**

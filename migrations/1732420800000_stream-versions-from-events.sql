@@ -1,0 +1,136 @@
+-- Up Migration
+
+-- A stream's version is the highest stream_version of its events, one backward step on the
+-- unique (stream_id, stream_version) index, so the `streams` table goes: keeping it cost every
+-- group an upsert of each of its streams while the log lock was held (about a sixth of the
+-- server's time per appended event). Readers of stream versions read `events`; both append
+-- functions lose their stream parameters and write `events` and `log_head` only.
+--
+-- Every instance must run this version once the migration has run: an older instance would
+-- read versions from the table this drops.
+
+DROP FUNCTION ledger_append(jsonb, text[], int[], int, text);
+DROP FUNCTION ledger_append_new_events(jsonb, text[], int[], text[], text[], int, text);
+DROP TABLE streams;
+
+-- See 1732420600000_append-function.sql: the planned group append. `doc` holds the rows with
+-- `p`, the offset of each position after the head (1..n), and `v`, its stream version as
+-- planned. An appender that wrote one of the streams or recorded one of the events since the
+-- plan was read makes the insert fail on a unique key; nothing is written and the group is
+-- planned again under the lock.
+CREATE FUNCTION ledger_append(doc jsonb, n int, channel text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  head bigint;
+BEGIN
+  SELECT position INTO head FROM log_head FOR UPDATE;
+  INSERT INTO events (position, stream_id, stream_version, type, source,
+                      source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
+  SELECT head + x.p, x.s, x.v, x.t, x.o, x.i, x.u, decode(x.h, 'hex'), x.d, x.m, x.r, x.a
+    FROM jsonb_to_recordset(doc)
+      AS x(p bigint, s text, v int, t text, o text, i text, u text, h text, d jsonb, m jsonb, r text, a timestamptz);
+  UPDATE log_head SET position = head + n;
+  PERFORM pg_notify(channel, (head + n)::text);
+  RETURN head + n;
+END $$;
+
+-- See 1732420700000_append-new-events-function.sql: a group whose events are all new and whose
+-- units state no expected version but 'any', in one round trip. `doc` rows carry `si`, the
+-- index of their stream in `stream_ids` (from 1), and `k`, their place among the group's events
+-- of that stream (from 1). Outside the lock the ids are looked up (no row returned, nothing
+-- written, if any is recorded); under it the streams' versions are read, so they cannot go
+-- stale, and the rows are inserted at head + p with version + k.
+CREATE FUNCTION ledger_append_new_events(doc jsonb, stream_ids text[], sources text[],
+                                         source_event_ids text[], n int, channel text)
+RETURNS TABLE (head bigint, base_versions int[])
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  at_head bigint;
+  bases int[];
+BEGIN
+  -- One index probe per id and per stream (LATERAL ... LIMIT 1 is never turned into a join, which
+  -- stale or missing statistics would make a hash over a scan of the whole table).
+  IF EXISTS (SELECT 1
+               FROM unnest(sources, source_event_ids) AS k(source, source_event_id)
+              CROSS JOIN LATERAL (SELECT 1 FROM events e
+                                   WHERE e.source = k.source AND e.source_event_id = k.source_event_id LIMIT 1) e) THEN
+    RETURN;
+  END IF;
+  SELECT position INTO at_head FROM log_head FOR UPDATE;
+  SELECT array_agg(coalesce(t.stream_version, 0) ORDER BY s.ord) INTO bases
+    FROM unnest(stream_ids) WITH ORDINALITY AS s(stream_id, ord)
+    LEFT JOIN LATERAL (SELECT e.stream_version FROM events e WHERE e.stream_id = s.stream_id
+                        ORDER BY e.stream_version DESC LIMIT 1) t ON true;
+  INSERT INTO events (position, stream_id, stream_version, type, source,
+                      source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
+  SELECT at_head + x.p, stream_ids[x.si], bases[x.si] + x.k, x.t, x.o, x.i, x.u, decode(x.h, 'hex'), x.d, x.m, x.r, x.a
+    FROM jsonb_to_recordset(doc)
+      AS x(p bigint, si int, k int, t text, o text, i text, u text, h text, d jsonb, m jsonb, r text, a timestamptz);
+  UPDATE log_head SET position = at_head + n;
+  PERFORM pg_notify(channel, (at_head + n)::text);
+  RETURN QUERY SELECT at_head + n, bases;
+END $$;
+
+-- Down Migration
+DROP FUNCTION ledger_append_new_events(jsonb, text[], text[], text[], int, text);
+DROP FUNCTION ledger_append(jsonb, int, text);
+
+CREATE TABLE streams (
+  stream_id text    PRIMARY KEY,
+  version   integer NOT NULL
+);
+INSERT INTO streams (stream_id, version)
+SELECT stream_id, max(stream_version) FROM events GROUP BY stream_id;
+
+CREATE FUNCTION ledger_append(doc jsonb, stream_ids text[], stream_versions int[], n int, channel text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  head bigint;
+BEGIN
+  SELECT position INTO head FROM log_head FOR UPDATE;
+  INSERT INTO events (position, stream_id, stream_version, type, source,
+                      source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
+  SELECT head + x.p, x.s, x.v, x.t, x.o, x.i, x.u, decode(x.h, 'hex'), x.d, x.m, x.r, x.a
+    FROM jsonb_to_recordset(doc)
+      AS x(p bigint, s text, v int, t text, o text, i text, u text, h text, d jsonb, m jsonb, r text, a timestamptz);
+  INSERT INTO streams (stream_id, version)
+  SELECT * FROM unnest(stream_ids, stream_versions)
+  ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
+  UPDATE log_head SET position = head + n;
+  PERFORM pg_notify(channel, (head + n)::text);
+  RETURN head + n;
+END $$;
+
+CREATE FUNCTION ledger_append_new_events(doc jsonb, stream_ids text[], stream_counts int[],
+                                  sources text[], source_event_ids text[], n int, channel text)
+RETURNS TABLE (head bigint, base_versions int[])
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  at_head bigint;
+  bases int[];
+BEGIN
+  IF EXISTS (SELECT 1
+               FROM unnest(sources, source_event_ids) AS k(source, source_event_id)
+              CROSS JOIN LATERAL (SELECT 1 FROM events e
+                                   WHERE e.source = k.source AND e.source_event_id = k.source_event_id LIMIT 1) e) THEN
+    RETURN;
+  END IF;
+  SELECT position INTO at_head FROM log_head FOR UPDATE;
+  SELECT array_agg(coalesce(t.version, 0) ORDER BY s.ord) INTO bases
+    FROM unnest(stream_ids) WITH ORDINALITY AS s(stream_id, ord)
+    LEFT JOIN LATERAL (SELECT version FROM streams t WHERE t.stream_id = s.stream_id LIMIT 1) t ON true;
+  INSERT INTO events (position, stream_id, stream_version, type, source,
+                      source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
+  SELECT at_head + x.p, stream_ids[x.si], bases[x.si] + x.k, x.t, x.o, x.i, x.u, decode(x.h, 'hex'), x.d, x.m, x.r, x.a
+    FROM jsonb_to_recordset(doc)
+      AS x(p bigint, si int, k int, t text, o text, i text, u text, h text, d jsonb, m jsonb, r text, a timestamptz);
+  INSERT INTO streams (stream_id, version)
+  SELECT s.stream_id, bases[s.ord] + stream_counts[s.ord]
+    FROM unnest(stream_ids) WITH ORDINALITY AS s(stream_id, ord)
+  ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
+  UPDATE log_head SET position = at_head + n;
+  PERFORM pg_notify(channel, (at_head + n)::text);
+  RETURN QUERY SELECT at_head + n, bases;
+END $$;
