@@ -6,7 +6,7 @@ import {
   type SubscriptionRecordedData,
 } from '@app/domain';
 import { PostgresEventStore, type NewEvent } from '@app/event-store';
-import { sha256OfCanonical } from '@app/billing';
+import { ingestPayloadHash } from './ingest-payload.hash.js';
 import { ValidationError, fieldErrors, type FieldError } from '../http/problem.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
@@ -65,6 +65,7 @@ export class IngestService {
   }
 
   async ingest(events: IngestEvent[], actor: string): Promise<IngestResult[]> {
+    const metadata = { actor };
     const newEvents: NewEvent[] = events.map((e) => {
       const source = e.source ?? DEFAULT_INGEST_SOURCE;
       const data: SubscriptionRecordedData = { occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null };
@@ -75,19 +76,28 @@ export class IngestService {
         sourceEventId: e.id,
         subject: e.subscription.subject,
         // "The same body" is the same validated event, whatever its key order or spacing.
-        payloadHash: sha256OfCanonical({ type: e.type, occurred_at: e.occurred_at, subscription: e.subscription }),
+        payloadHash: ingestPayloadHash(e),
         data,
         // `data` is the validated event itself; verbatim copies are kept for provider webhooks.
-        metadata: { actor },
+        metadata,
         occurredAt: new Date(e.occurred_at),
       };
     });
     try {
       const { events: appended } = await this.store.append({ events: newEvents });
-      for (const a of appended) {
-        this.metrics.ingestEvents.inc({ source: sourceLabel(a.source), result: a.duplicate ? 'duplicate' : 'appended' });
-      }
-      return appended.map((a) => ({ id: a.sourceEventId, position: a.position, duplicate: a.duplicate }));
+      // One increment per label set of the request, not one per event.
+      const counts = new Map<string, { source: string; result: 'appended' | 'duplicate'; n: number }>();
+      const results = appended.map((a) => {
+        const source = sourceLabel(a.source);
+        const result = a.duplicate ? 'duplicate' : 'appended';
+        const k = `${source}\u0000${result}`;
+        const c = counts.get(k);
+        if (c) c.n += 1;
+        else counts.set(k, { source, result, n: 1 });
+        return { id: a.sourceEventId, position: a.position, duplicate: a.duplicate };
+      });
+      for (const c of counts.values()) this.metrics.ingestEvents.inc({ source: c.source, result: c.result }, c.n);
+      return results;
     } catch (err) {
       this.metrics.ingestEvents.inc({ source: sourceLabel(newEvents[0]!.source), result: 'rejected' }, newEvents.length);
       throw err;
