@@ -20,7 +20,8 @@ export interface NewEvent {
   readonly metadata?: Record<string, unknown>;
   /** The raw delivery, kept verbatim for audit. */
   readonly raw?: string | null;
-  readonly occurredAt?: Date | null;
+  /** A Date, or an ISO-8601 instant with its offset (what a validated body already holds). */
+  readonly occurredAt?: Date | string | null;
 }
 
 /** A unit of work committed all-or-nothing. */

@@ -358,18 +358,34 @@ describe('PostgresEventStore', () => {
     }
   });
 
-  it('records U+0000, which jsonb cannot hold, as U+FFFD in either append path', async () => {
+  it('records U+0000, which jsonb and text cannot hold, as U+FFFD in either append path', async () => {
     const body = { note: 'a\u0000b', nested: ['\u0000'] };
+    const withNul = (e: NewEvent): NewEvent => ({ ...e, subject: 'org\u0000', metadata: { by: '\u0000' }, raw: 'raw\u0000' });
     // New events take ledger_append_new_events; a unit stating a version takes ledger_append.
-    const fresh = await store.append({ events: [event('nul', 'n1', body)] });
-    const planned = await store.append({ events: [event('nul', 'n2', body, 's-nul-2')], expectedVersions: { 's-nul-2': 'no_stream' } });
+    const fresh = await store.append({ events: [withNul(event('nul', 'n1', body))] });
+    const planned = await store.append({ events: [withNul(event('nul', 'n2', body, 's-nul-2'))], expectedVersions: { 's-nul-2': 'no_stream' } });
     for (const [result, stream] of [[fresh, 's-n1'], [planned, 's-nul-2']] as const) {
       expect(result.events[0]!.duplicate).toBe(false);
-      expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ note: 'a\uFFFDb', nested: ['\uFFFD'] }]);
+      const recorded = await store.readStream(stream);
+      expect(recorded.map((e) => [e.data, e.subject, e.metadata])).toEqual([[{ note: 'a\uFFFDb', nested: ['\uFFFD'] }, 'org\uFFFD', { by: '\uFFFD' }]]);
+      const { rows } = await pool.query<{ raw: string }>('SELECT raw FROM events WHERE position = $1', [recorded[0]!.position]);
+      expect(rows[0]!.raw).toBe('raw\uFFFD');
     }
     // A literal backslash-u-0000 in the text is not a NUL and stays as it is.
     await store.append({ events: [event('nul', 'n3', { note: '\\u0000' })] });
     expect((await store.readStream('s-n3'))[0]!.data).toEqual({ note: '\\u0000' });
+  });
+
+  it('takes occurred_at as a Date or as an ISO-8601 instant, in either append path', async () => {
+    const given: Array<Date | string> = [new Date('2026-11-24T10:00:00.123Z'), '2026-11-24T11:00:00.123+01:00'];
+    for (const [i, occurredAt] of given.entries()) {
+      await store.append({ events: [{ ...event('when', `w${i}`), occurredAt }] });
+      await store.append({ events: [{ ...event('when', `v${i}`, {}, `s-when-${i}`), occurredAt }], expectedVersions: { [`s-when-${i}`]: 'no_stream' } });
+    }
+    const { rows } = await pool.query<{ source_event_id: string; occurred_at: Date }>("SELECT source_event_id, occurred_at FROM events WHERE source = 'when' ORDER BY source_event_id");
+    expect(rows.map((r) => [r.source_event_id, r.occurred_at.toISOString()])).toEqual(
+      ['v0', 'v1', 'w0', 'w1'].map((id) => [id, '2026-11-24T10:00:00.123Z']),
+    );
   });
 
   it('refuses to rewrite the log', async () => {

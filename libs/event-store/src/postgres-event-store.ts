@@ -90,6 +90,10 @@ interface GroupWritten {
   readonly replanned: boolean;
 }
 
+/** The casts of AppendColumns.values() from parameter `first` on. */
+const COLUMN_PARAMS = (first: number): string =>
+  ['text[]', 'text[]', 'text[]', 'text[]', 'bytea[]', 'jsonb', 'jsonb', 'text[]', 'timestamptz[]'].map((t, i) => `$${first + i}::${t}`).join(', ');
+
 const key = (source: string, id: string): string => `${source}\u0000${id}`;
 
 /**
@@ -296,32 +300,30 @@ export class PostgresEventStore {
     const streams: string[] = [];
     const counts: number[] = [];
     const streamIndex = new Map<string, number>();
-    const places: Array<{ si: number; k: number }> = [];
-    const doc = new RowsDocument();
-    const sources: string[] = [];
-    const ids: string[] = [];
+    /** Per row: its stream's index in `streams` (from 1) and its place among that stream's rows. */
+    const rowStreams: number[] = [];
+    const rowPlaces: number[] = [];
+    const columns = new AppendColumns();
     for (const p of group) {
       for (const event of p.request.events) {
-        sources.push(event.source);
-        ids.push(event.sourceEventId);
         let si = streamIndex.get(event.streamId);
         if (si === undefined) {
           si = streams.length;
           streamIndex.set(event.streamId, si);
-          streams.push(event.streamId);
+          streams.push(text(event.streamId));
           counts.push(0);
         }
-        const k = (counts[si] = counts[si]! + 1);
-        places.push({ si, k });
-        doc.add(`{"p":${places.length},"si":${si + 1},"k":${k}`, event);
+        rowStreams.push(si + 1);
+        rowPlaces.push((counts[si] = counts[si]! + 1));
+        columns.add(event);
       }
     }
     let result: pg.QueryResult<{ head: string; base_versions: number[] }>;
     try {
       result = await client.query({
         name: 'ledger_append_new_events',
-        text: 'SELECT head, base_versions FROM ledger_append_new_events($1::jsonb, $2::text[], $3::text[], $4::text[], $5::int, $6::text)',
-        values: [doc.toString(), streams, sources, ids, places.length, LOG_CHANNEL],
+        text: `SELECT head, base_versions FROM ledger_append_new_events($1::text[], $2::int[], $3::int[], ${COLUMN_PARAMS(4)}, $13::text)`,
+        values: [streams, rowStreams, rowPlaces, ...columns.values(), LOG_CHANNEL],
       });
     } catch (err) {
       // Only an id recorded after the look-up can collide: the stream versions are read under the lock.
@@ -331,17 +333,17 @@ export class PostgresEventStore {
     const row = result.rows[0];
     if (!row) return 'recorded';
     const head = Number(row.head);
-    const base = head - places.length;
+    const base = head - columns.length;
     let i = 0;
     const outcomes: UnitOutcome[] = group.map((p) => ({
       ok: true,
       events: p.request.events.map((e) => {
-        const place = places[i]!;
+        const streamVersion = row.base_versions[rowStreams[i]! - 1]! + rowPlaces[i]!;
         i += 1;
-        return { source: e.source, sourceEventId: e.sourceEventId, position: base + i, streamVersion: row.base_versions[place.si]! + place.k, duplicate: false };
+        return { source: e.source, sourceEventId: e.sourceEventId, position: base + i, streamVersion, duplicate: false };
       }),
     }));
-    return { outcomes, head, events: places.length };
+    return { outcomes, head, events: columns.length };
   }
 
   /**
@@ -393,12 +395,12 @@ export class PostgresEventStore {
 
   /** Runs ledger_append: the new head. */
   private async callAppend(client: pg.PoolClient, plan: GroupPlan): Promise<number> {
-    const doc = new RowsDocument();
-    for (const r of plan.rows) doc.add(`{"p":${r.offset},"s":${JSON.stringify(r.event.streamId)},"v":${r.streamVersion}`, r.event);
+    const columns = new AppendColumns();
+    for (const r of plan.rows) columns.add(r.event);
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
-      text: 'SELECT ledger_append($1::jsonb, $2::int, $3::text) AS head',
-      values: [doc.toString(), plan.rows.length, LOG_CHANNEL],
+      text: `SELECT ledger_append($1::text[], $2::int[], ${COLUMN_PARAMS(3)}, $12::text) AS head`,
+      values: [plan.rows.map((r) => text(r.event.streamId)), plan.rows.map((r) => r.streamVersion), ...columns.values(), LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
   }
@@ -525,28 +527,54 @@ export class PostgresEventStore {
 }
 
 /**
- * The document `ledger_append` and `ledger_append_new_events` take: one JSON array of rows,
- * cheaper to build and to parse than arrays of escaped JSON. Built as a string: the objects it
- * would otherwise be built from are only ever serialised.
+ * The rows `ledger_append` and `ledger_append_new_events` take, one array per column; `data`
+ * and `metadata` go as one JSON array each. A row's position is its place in the arrays.
+ * Neither jsonb nor text can hold U+0000: such characters become U+FFFD.
  */
-class RowsDocument {
-  private readonly rows: string[] = [];
-  private nul = false;
+class AppendColumns {
+  readonly types: string[] = [];
+  readonly sources: string[] = [];
+  readonly ids: string[] = [];
+  readonly subjects: Array<string | null> = [];
+  readonly hashes: Buffer[] = [];
+  readonly raws: Array<string | null> = [];
+  readonly occurred: Array<string | null> = [];
+  private readonly datas: string[] = [];
+  private readonly metadatas: string[] = [];
 
-  /** Adds a row: `head` is its opening brace and placement keys, then come the event's columns. */
-  add(head: string, e: NewEvent): void {
-    const row = `${head},"t":${JSON.stringify(e.type)},"o":${JSON.stringify(e.source)},"i":${JSON.stringify(e.sourceEventId)},"u":${JSON.stringify(e.subject ?? null)},"h":"${e.payloadHash.toString('hex')}","d":${JSON.stringify(e.data) ?? 'null'},"m":${JSON.stringify(e.metadata ?? {})},"r":${JSON.stringify(e.raw ?? null)},"a":${JSON.stringify(e.occurredAt ?? null)}}`;
-    // Searched row by row: short strings, and flat once searched, which makes the join cheaper
-    // than one search of the whole document would be.
-    if (row.includes('\\u0000')) this.nul = true;
-    this.rows.push(row);
+  get length(): number {
+    return this.ids.length;
   }
 
-  /** jsonb cannot hold U+0000: such characters become U+FFFD (`raw` keeps the delivery's bytes otherwise). */
-  toString(): string {
-    const doc = `[${this.rows.join(',')}]`;
-    return this.nul ? JSON.stringify(JSON.parse(doc), (_k, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v)) : doc;
+  add(e: NewEvent): void {
+    this.types.push(text(e.type));
+    this.sources.push(text(e.source));
+    this.ids.push(text(e.sourceEventId));
+    this.subjects.push(e.subject === undefined || e.subject === null ? null : text(e.subject));
+    this.hashes.push(e.payloadHash);
+    this.raws.push(e.raw === undefined || e.raw === null ? null : text(e.raw));
+    this.occurred.push(instant(e.occurredAt));
+    this.datas.push(json(e.data));
+    this.metadatas.push(json(e.metadata ?? {}));
   }
+
+  /** The parameters after the stream ones, in the functions' order: types … occurred. */
+  values(): unknown[] {
+    return [this.types, this.sources, this.ids, this.subjects, this.hashes, `[${this.datas.join(',')}]`, `[${this.metadatas.join(',')}]`, this.raws, this.occurred];
+  }
+}
+
+/** An instant for a timestamptz column: a string as given, a Date as JSON.stringify writes it (an invalid one as null). */
+const instant = (v: Date | string | null | undefined): string | null =>
+  typeof v === 'string' ? v : v && !Number.isNaN(v.getTime()) ? v.toISOString() : null;
+
+const text = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
+
+/** JSON for a jsonb column (undefined, which has none, as null). */
+function json(v: unknown): string {
+  const out = JSON.stringify(v) ?? 'null';
+  // JSON.stringify writes U+0000 as an escape; a literal backslash-u-0000 only looks like one.
+  return out.includes('\\u0000') ? JSON.stringify(JSON.parse(out), (_k, x: unknown) => (typeof x === 'string' ? text(x) : x)) : out;
 }
 
 /**

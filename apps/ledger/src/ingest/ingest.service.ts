@@ -80,7 +80,8 @@ export class IngestService {
         data,
         // `data` is the validated event itself; verbatim copies are kept for provider webhooks.
         metadata,
-        occurredAt: new Date(e.occurred_at),
+        // Already a canonical instant (the schema normalises it).
+        occurredAt: e.occurred_at,
       };
     });
     try {
