@@ -139,3 +139,40 @@ describe('two instances on one database', () => {
     expect(read.body.position).toBeGreaterThanOrEqual(second.body.position);
   }, 120_000);
 });
+
+describe('an api instance beside a worker', () => {
+  let db: TestDatabase;
+  let api: LedgerProcess;
+  let worker: LedgerProcess;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    worker = await spawnLedger(db.url, { LEDGER_ROLE: 'worker' });
+    api = await spawnLedger(db.url, { LEDGER_ROLE: 'api' });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([api, worker].map((p) => p?.kill('SIGTERM')));
+    await db?.drop();
+  });
+
+  it('follows nothing (no LISTEN on the log) while the worker projects what it records', async () => {
+    const components = async (p: LedgerProcess): Promise<string[]> =>
+      (await http(`${p.url}/health/ready`)).body.components.map((c: { name: string }) => c.name);
+    expect(await components(api)).not.toContain('log-listener');
+    expect(await components(worker)).toContain('log-listener');
+    const pool = createPool({ connectionString: db.url, max: 1 });
+    try {
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN ledger_events'",
+      );
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await pool.end();
+    }
+    const sent = await http(`${api.url}/v1/events`, { token: INGEST_TOKEN, body: subscriptionEvent({}, { subject: 'org_roles' }) });
+    expect(sent.status).toBe(200);
+    await untilCaughtUp(db.url);
+    const read = await http(`${worker.url}/v1/subjects/org_roles/entitlements`, { token: ADMIN_TOKEN });
+    expect(read.body.position).toBeGreaterThanOrEqual(sent.body.position);
+  }, 60_000);
+});

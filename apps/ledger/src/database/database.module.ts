@@ -66,6 +66,7 @@ export const DATABASE_URL = Symbol('DATABASE_URL');
 })
 export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
     @Inject(PG_POOL) private readonly pool: pg.Pool,
     private readonly store: PostgresEventStore,
     private readonly notifier: LogNotifier,
@@ -73,7 +74,10 @@ export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.notifier.start();
+    // Only the projector follows the log, and an api instance runs none: it holds no LISTEN
+    // connection, and the server wakes no backend of it for every group committed.
+    const follows = this.config.role !== 'api';
+    if (follows) await this.notifier.start();
     this.health.register({
       name: 'database',
       class: 'A',
@@ -87,16 +91,18 @@ export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
           : { status: 'ok', detail: 'PostgreSQL reachable' };
       },
     });
-    this.health.register({
-      name: 'log-listener',
-      class: 'B',
-      check: () =>
-        Promise.resolve(
-          this.notifier.listening
-            ? { status: 'ok', detail: 'LISTEN connected' }
-            : { status: 'degraded', detail: 'LISTEN disconnected; followers poll' },
-        ),
-    });
+    if (follows) {
+      this.health.register({
+        name: 'log-listener',
+        class: 'B',
+        check: () =>
+          Promise.resolve(
+            this.notifier.listening
+              ? { status: 'ok', detail: 'LISTEN connected' }
+              : { status: 'degraded', detail: 'LISTEN disconnected; followers poll' },
+          ),
+      });
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
