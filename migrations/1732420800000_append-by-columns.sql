@@ -24,6 +24,11 @@ DROP FUNCTION ledger_append(jsonb, text[], int[], int, text);
 DROP FUNCTION ledger_append_new_events(jsonb, text[], int[], text[], text[], int, text);
 DROP TABLE streams;
 
+-- `data` is JSON, never JSON null (jsonb_array_elements would store a null element as one, where
+-- the row documents before gave SQL NULL and the NOT NULL refused it). NOT VALID: no row holds
+-- one, and a check of the whole log would hold its lock for as long as the scan takes.
+ALTER TABLE events ADD CONSTRAINT events_data_not_json_null CHECK (jsonb_typeof(data) <> 'null') NOT VALID;
+
 -- See 1732420600000_append-function.sql: the planned group append, each row with its stream and
 -- the version planned for it. An appender that wrote one of the streams or recorded one of the
 -- events since the plan was read makes the insert fail on a unique key; nothing is written and
@@ -38,6 +43,13 @@ DECLARE
   head bigint;
   n int := cardinality(source_event_ids);
 BEGIN
+  IF cardinality(stream_ids) <> n OR cardinality(stream_versions) <> n OR cardinality(types) <> n
+     OR cardinality(sources) <> n OR cardinality(subjects) <> n OR cardinality(payload_hashes) <> n
+     OR cardinality(raws) <> n OR cardinality(occurred) <> n
+     OR jsonb_array_length(datas) <> n OR jsonb_array_length(metadatas) <> n THEN
+    -- ROWS FROM would pad the shorter ones with NULLs.
+    RAISE EXCEPTION 'ledger_append: the column arrays differ in length' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   UPDATE log_head SET position = position + n RETURNING position - n INTO head;
   INSERT INTO events (position, stream_id, stream_version, type, source,
                       source_event_id, subject, payload_hash, data, metadata, raw, occurred_at)
@@ -68,6 +80,13 @@ DECLARE
   bases int[];
   n int := cardinality(source_event_ids);
 BEGIN
+  IF cardinality(stream_index) <> n OR cardinality(stream_places) <> n OR cardinality(types) <> n
+     OR cardinality(sources) <> n OR cardinality(subjects) <> n OR cardinality(payload_hashes) <> n
+     OR cardinality(raws) <> n OR cardinality(occurred) <> n
+     OR jsonb_array_length(datas) <> n OR jsonb_array_length(metadatas) <> n THEN
+    -- ROWS FROM would pad the shorter ones with NULLs.
+    RAISE EXCEPTION 'ledger_append_new_events: the column arrays differ in length' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   -- One index probe per id and per stream (LATERAL ... LIMIT 1 is never turned into a join, which
   -- stale or missing statistics would make a hash over a scan of the whole table).
   IF EXISTS (SELECT 1
@@ -93,6 +112,9 @@ BEGIN
 END $$;
 
 -- Down Migration
+-- Stop every instance first. The lock keeps appenders out while the versions are copied back.
+LOCK TABLE log_head;
+ALTER TABLE events DROP CONSTRAINT events_data_not_json_null;
 DROP FUNCTION ledger_append_new_events(text[], int[], int[], text[], text[], text[], text[], bytea[], jsonb, jsonb, text[], timestamptz[], text);
 DROP FUNCTION ledger_append(text[], int[], text[], text[], text[], text[], bytea[], jsonb, jsonb, text[], timestamptz[], text);
 

@@ -359,7 +359,7 @@ describe('PostgresEventStore', () => {
   });
 
   it('records U+0000, which jsonb and text cannot hold, as U+FFFD in either append path', async () => {
-    const body = { note: 'a\u0000b', nested: ['\u0000'] };
+    const body = { note: 'a\u0000b', nested: ['\u0000'], 'k\u0000': 1 };
     const withNul = (e: NewEvent): NewEvent => ({ ...e, subject: 'org\u0000', metadata: { by: '\u0000' }, raw: 'raw\u0000' });
     // New events take ledger_append_new_events; a unit stating a version takes ledger_append.
     const fresh = await store.append({ events: [withNul(event('nul', 'n1', body))] });
@@ -367,13 +367,61 @@ describe('PostgresEventStore', () => {
     for (const [result, stream] of [[fresh, 's-n1'], [planned, 's-nul-2']] as const) {
       expect(result.events[0]!.duplicate).toBe(false);
       const recorded = await store.readStream(stream);
-      expect(recorded.map((e) => [e.data, e.subject, e.metadata])).toEqual([[{ note: 'a\uFFFDb', nested: ['\uFFFD'] }, 'org\uFFFD', { by: '\uFFFD' }]]);
+      expect(recorded.map((e) => [e.data, e.subject, e.metadata])).toEqual([[{ note: 'a\uFFFDb', nested: ['\uFFFD'], 'k\uFFFD': 1 }, 'org\uFFFD', { by: '\uFFFD' }]]);
       const { rows } = await pool.query<{ raw: string }>('SELECT raw FROM events WHERE position = $1', [recorded[0]!.position]);
       expect(rows[0]!.raw).toBe('raw\uFFFD');
     }
     // A literal backslash-u-0000 in the text is not a NUL and stays as it is.
     await store.append({ events: [event('nul', 'n3', { note: '\\u0000' })] });
     expect((await store.readStream('s-n3'))[0]!.data).toEqual({ note: '\\u0000' });
+  });
+
+  it('refuses, writing nothing, events it could not store faithfully', async () => {
+    const head = await store.head();
+    const refused: NewEvent[] = [
+      // Identities are refused, not rewritten: a redelivery must find the same event.
+      event('bad', 'id\u0000'),
+      event('bad\u0000', 'x1'),
+      event('bad', 'x2', {}, 's\ud800'),
+      { ...event('bad', 'x3'), data: null },
+      { ...event('bad', 'x4'), data: undefined },
+      { ...event('bad', 'x5'), occurredAt: '2026-11-24T10:00:00' },
+    ];
+    for (const e of refused) await expect(store.append({ events: [e] })).rejects.toBeInstanceOf(AppendRejectedError);
+    expect(await store.head()).toBe(head);
+  });
+
+  it('fails only the unit whose data cannot be serialised, and commits the rest of its group', async () => {
+    const p = createPool({ connectionString: db.url, max: 1 });
+    const s = new PostgresEventStore(p);
+    try {
+      await s.append({ events: [event('unser', 'warm')] });
+      const results = await Promise.allSettled([
+        s.append({ events: [event('unser', 'ok1')] }),
+        s.append({ events: [{ ...event('unser', 'big'), data: { n: 1n } }] }),
+        s.append({ events: [event('unser', 'ok2')] }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(AppendRejectedError);
+      const { rows } = await pool.query("SELECT source_event_id FROM events WHERE source = 'unser' ORDER BY position");
+      expect(rows.map((r) => r.source_event_id)).toEqual(['warm', 'ok1', 'ok2']);
+    } finally {
+      await s.close();
+      await p.end();
+    }
+  });
+
+  it('has the append functions refuse misaligned columns and JSON null data', async () => {
+    const columns = (datas: string, subjects: Array<string | null>): unknown[] => [
+      ['s-f1'], [1], [1], ['t'], ['fn'], ['f1'], subjects, [Buffer.alloc(32)], datas, '[{}]', [null], [null], 'unused',
+    ];
+    const call = 'SELECT * FROM ledger_append_new_events($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::jsonb, $10::jsonb, $11::text[], $12::timestamptz[], $13::text)';
+    const head = await store.head();
+    await expect(pool.query(call, columns('[{}]', [null, null]))).rejects.toMatchObject({ code: '22023' });
+    await expect(pool.query(call, columns('[{}, {}]', [null]))).rejects.toMatchObject({ code: '22023' });
+    await expect(pool.query(call, columns('{}', [null]))).rejects.toMatchObject({ code: '22023' });
+    await expect(pool.query(call, columns('[null]', [null]))).rejects.toMatchObject({ code: '23514' });
+    expect(await store.head()).toBe(head);
   });
 
   it('takes occurred_at as a Date or as an ISO-8601 instant, in either append path', async () => {

@@ -163,9 +163,8 @@ export class PostgresEventStore {
       return Promise.reject(new AppendRejectedError('an append needs at least one event'));
     }
     for (const e of request.events) {
-      if (e.payloadHash.length !== 32) {
-        return Promise.reject(new AppendRejectedError('payloadHash must be a SHA-256 digest'));
-      }
+      const invalid = invalidEvent(e);
+      if (invalid) return Promise.reject(new AppendRejectedError(invalid));
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
@@ -239,9 +238,12 @@ export class PostgresEventStore {
       if (err instanceof BrokenCircuitError || isDatabaseUnavailable(err)) {
         const unavailable = new DatabaseUnavailableError(err);
         for (const p of failed) p.reject(unavailable);
-      } else if (refusesData(err) && failed.length > 1) {
-        // The database refused the data of some unit; isolate it so the others commit.
+      } else if ((refusesData(err) || err instanceof AppendRejectedError) && failed.length > 1) {
+        // The database refused the data of some unit, or it could not be serialised; isolate
+        // it so the others commit.
         for (const p of failed) await this.commitGroup(() => [p]);
+      } else if (err instanceof AppendRejectedError && failed.length === 1) {
+        failed[0]!.reject(err);
       } else if (refusesData(err) && failed.length === 1) {
         failed[0]!.reject(new AppendRejectedError('the database refused the event data', err));
       } else {
@@ -310,7 +312,7 @@ export class PostgresEventStore {
         if (si === undefined) {
           si = streams.length;
           streamIndex.set(event.streamId, si);
-          streams.push(text(event.streamId));
+          streams.push(event.streamId);
           counts.push(0);
         }
         rowStreams.push(si + 1);
@@ -400,7 +402,7 @@ export class PostgresEventStore {
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
       text: `SELECT ledger_append($1::text[], $2::int[], ${COLUMN_PARAMS(3)}, $12::text) AS head`,
-      values: [plan.rows.map((r) => text(r.event.streamId)), plan.rows.map((r) => r.streamVersion), ...columns.values(), LOG_CHANNEL],
+      values: [plan.rows.map((r) => r.event.streamId), plan.rows.map((r) => r.streamVersion), ...columns.values(), LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
   }
@@ -548,8 +550,9 @@ class AppendColumns {
 
   add(e: NewEvent): void {
     this.types.push(text(e.type));
-    this.sources.push(text(e.source));
-    this.ids.push(text(e.sourceEventId));
+    // Identities are checked by append() (no U+0000, well-formed): sent as they are.
+    this.sources.push(e.source);
+    this.ids.push(e.sourceEventId);
     this.subjects.push(e.subject === undefined || e.subject === null ? null : text(e.subject));
     this.hashes.push(e.payloadHash);
     this.raws.push(e.raw === undefined || e.raw === null ? null : text(e.raw));
@@ -570,11 +573,41 @@ const instant = (v: Date | string | null | undefined): string | null =>
 
 const text = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
 
-/** JSON for a jsonb column (undefined, which has none, as null). */
+/**
+ * JSON for a jsonb column (undefined, which has none, as null). JSON.stringify writes U+0000 as
+ * the escape `\u0000`, in keys as in values; it is one when an even number of backslashes
+ * precede it (otherwise it is a literal backslash followed by "u0000").
+ *
+ * @throws {AppendRejectedError} the value cannot be serialised (a bigint, a cycle)
+ */
 function json(v: unknown): string {
-  const out = JSON.stringify(v) ?? 'null';
-  // JSON.stringify writes U+0000 as an escape; a literal backslash-u-0000 only looks like one.
-  return out.includes('\\u0000') ? JSON.stringify(JSON.parse(out), (_k, x: unknown) => (typeof x === 'string' ? text(x) : x)) : out;
+  let out: string | undefined;
+  try {
+    out = JSON.stringify(v);
+  } catch (err) {
+    throw new AppendRejectedError('the event cannot be serialised as JSON', err);
+  }
+  if (out === undefined) return 'null';
+  return out.includes('\\u0000') ? out.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : out;
+}
+
+/** U+0000, or a lone surrogate: PostgreSQL cannot store the first, and UTF-8 has no form for the second. */
+// eslint-disable-next-line no-control-regex -- U+0000 is what this looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Why an event cannot be appended, if it cannot. Identities are refused rather than rewritten:
+ * rewriting them would make a redelivery another event.
+ */
+function invalidEvent(e: NewEvent): string | null {
+  if (e.payloadHash.length !== 32) return 'payloadHash must be a SHA-256 digest';
+  for (const [name, value] of [['streamId', e.streamId], ['source', e.source], ['sourceEventId', e.sourceEventId]] as const) {
+    if (UNSTORABLE.test(value)) return `${name} must be well-formed text without U+0000`;
+  }
+  if (e.data === undefined || e.data === null) return 'an event needs data (JSON null is not data)';
+  if (typeof e.occurredAt === 'string' && !INSTANT.test(e.occurredAt)) return 'occurredAt must be an ISO-8601 instant with its offset';
+  return null;
 }
 
 /**

@@ -4,7 +4,7 @@ import { sha256OfCanonical } from '@app/billing';
 import { ingestPayloadHash } from './ingest-payload.hash.js';
 
 /** The definition stored hashes were made with. */
-const byDefinition = (e: { type: string; occurred_at: string; subscription: unknown }): string =>
+const byDefinition = (e: { type: unknown; occurred_at: unknown; subscription: unknown }): string =>
   sha256OfCanonical({ type: e.type, occurred_at: e.occurred_at, subscription: e.subscription }).toString('hex');
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -101,6 +101,12 @@ describe('ingestPayloadHash', () => {
       { ...base, subscription: { ...base.subscription, plan: { nested: ['x', undefined] } } },
       { ...base, subscription: { ...base.subscription, trial_end: undefined } },
       { ...base, subscription: { ...base.subscription, trial_end: new Date(0) } },
+      { ...base, subscription: Object.assign(Object.create(null), base.subscription) },
+      { ...base, subscription: Object.assign(Object.create({ inherited: 1 }), base.subscription) },
+      { ...base, subscription: Object.assign(Object.create({ plan: 'inherited' }), nine, { extra: 1 }) },
+      { ...base, subscription: { ...base.subscription, toJSON: () => 'replaced' } },
+      { ...base, subscription: Object.values(base.subscription) },
+      { ...base, type: 7 },
     ];
     for (const e of shapes) expect(ingestPayloadHash(e as never).toString('hex')).toBe(byDefinition(e));
   });
