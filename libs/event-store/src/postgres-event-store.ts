@@ -109,9 +109,10 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  * The lock is held only inside one statement, so it never waits on a round trip to this
  * process, whose event loop is busy with HTTP. A group of events that all look new and state
  * no expected version but `any` (ingest, webhooks) takes one round trip: `ledger_append_new_events`
- * (migrations/…0700) looks the ids up, then under the lock reads the streams' versions and
- * inserts. Any other group has its dedupe keys and streams read and its rows planned here,
- * then `ledger_append` (…0600) inserts them. If another appender recorded one of the group's
+ * (migrations/…0800) looks the ids up, then under the lock reads the streams' versions (each
+ * stream's highest `stream_version`) and inserts. Any other group has its dedupe keys and streams
+ * read and its rows planned here, then `ledger_append` (…0800) inserts them. Both take the rows
+ * as one array per column (AppendColumns). If another appender recorded one of the group's
  * events, or wrote one of its streams, after those reads, the insert fails on a unique key
  * (stream versions are contiguous) and the group is planned again with the lock taken first.
  *
@@ -531,7 +532,8 @@ export class PostgresEventStore {
 /**
  * The rows `ledger_append` and `ledger_append_new_events` take, one array per column; `data`
  * and `metadata` go as one JSON array each. A row's position is its place in the arrays.
- * Neither jsonb nor text can hold U+0000: such characters become U+FFFD.
+ * Neither jsonb nor text can hold U+0000: in the type, subject, raw body, data and metadata it
+ * becomes U+FFFD (append() refuses identities that hold one).
  */
 class AppendColumns {
   readonly types: string[] = [];
