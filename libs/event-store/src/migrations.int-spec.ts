@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import pg from 'pg';
-import { runner } from 'node-pg-migrate';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { migrate } from './migrations.js';
 import { PostgresEventStore } from './postgres-event-store.js';
-import { projectRoot } from './project-root.js';
 
 describe('migrate', () => {
   let db: TestDatabase;
@@ -48,15 +45,7 @@ describe('migrate', () => {
       });
       return events[0]!.streamVersion;
     };
-    const step = (direction: 'up' | 'down'): Promise<unknown> =>
-      runner({
-        databaseUrl: fresh.url,
-        dir: path.join(projectRoot(), 'migrations'),
-        direction,
-        migrationsTable: 'pgmigrations',
-        count: 1,
-        log: () => undefined,
-      });
+    const step = (direction: 'up' | 'down'): Promise<unknown> => migrate({ databaseUrl: fresh.url, direction, count: 1 });
     try {
       let store = new PostgresEventStore(pool);
       expect([await append(store, 'a', 'a1'), await append(store, 'a', 'a2'), await append(store, 'b', 'b1')]).toEqual([1, 2, 1]);

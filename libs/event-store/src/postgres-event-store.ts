@@ -91,8 +91,10 @@ interface GroupWritten {
 }
 
 /** The casts of AppendColumns.values() from parameter `first` on. */
-const COLUMN_PARAMS = (first: number): string =>
+const columnParams = (first: number): string =>
   ['text[]', 'text[]', 'text[]', 'text[]', 'bytea[]', 'jsonb', 'jsonb', 'text[]', 'timestamptz[]'].map((t, i) => `$${first + i}::${t}`).join(', ');
+const APPEND_NEW_SQL = `SELECT head, base_versions FROM ledger_append_new_events($1::text[], $2::int[], $3::int[], ${columnParams(4)}, $13::text)`;
+const APPEND_SQL = `SELECT ledger_append($1::text[], $2::int[], ${columnParams(3)}, $12::text) AS head`;
 
 const key = (source: string, id: string): string => `${source}\u0000${id}`;
 
@@ -325,7 +327,7 @@ export class PostgresEventStore {
     try {
       result = await client.query({
         name: 'ledger_append_new_events',
-        text: `SELECT head, base_versions FROM ledger_append_new_events($1::text[], $2::int[], $3::int[], ${COLUMN_PARAMS(4)}, $13::text)`,
+        text: APPEND_NEW_SQL,
         values: [streams, rowStreams, rowPlaces, ...columns.values(), LOG_CHANNEL],
       });
     } catch (err) {
@@ -402,7 +404,7 @@ export class PostgresEventStore {
     for (const r of plan.rows) columns.add(r.event);
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
-      text: `SELECT ledger_append($1::text[], $2::int[], ${COLUMN_PARAMS(3)}, $12::text) AS head`,
+      text: APPEND_SQL,
       values: [plan.rows.map((r) => r.event.streamId), plan.rows.map((r) => r.streamVersion), ...columns.values(), LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
@@ -536,13 +538,13 @@ export class PostgresEventStore {
  * becomes U+FFFD (append() refuses identities that hold one).
  */
 class AppendColumns {
-  readonly types: string[] = [];
-  readonly sources: string[] = [];
-  readonly ids: string[] = [];
-  readonly subjects: Array<string | null> = [];
-  readonly hashes: Buffer[] = [];
-  readonly raws: Array<string | null> = [];
-  readonly occurred: Array<string | null> = [];
+  private readonly types: string[] = [];
+  private readonly sources: string[] = [];
+  private readonly ids: string[] = [];
+  private readonly subjects: Array<string | null> = [];
+  private readonly hashes: Buffer[] = [];
+  private readonly raws: Array<string | null> = [];
+  private readonly occurred: Array<string | null> = [];
   private readonly datas: string[] = [];
   private readonly metadatas: string[] = [];
 
@@ -598,15 +600,18 @@ function json(v: unknown): string {
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
+const unstorable = (name: string): string => `${name} must be well-formed text without U+0000`;
+
 /**
  * Why an event cannot be appended, if it cannot. Identities are refused rather than rewritten:
  * rewriting them would make a redelivery another event.
  */
 function invalidEvent(e: NewEvent): string | null {
   if (e.payloadHash.length !== 32) return 'payloadHash must be a SHA-256 digest';
-  for (const [name, value] of [['streamId', e.streamId], ['source', e.source], ['sourceEventId', e.sourceEventId]] as const) {
-    if (UNSTORABLE.test(value)) return `${name} must be well-formed text without U+0000`;
-  }
+  // Checked one by one: this runs for every event appended.
+  if (UNSTORABLE.test(e.streamId)) return unstorable('streamId');
+  if (UNSTORABLE.test(e.source)) return unstorable('source');
+  if (UNSTORABLE.test(e.sourceEventId)) return unstorable('sourceEventId');
   if (e.data === undefined || e.data === null) return 'an event needs data (JSON null is not data)';
   if (typeof e.occurredAt === 'string' && !INSTANT.test(e.occurredAt)) return 'occurredAt must be an ISO-8601 instant with its offset';
   return null;
