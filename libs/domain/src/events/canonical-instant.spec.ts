@@ -70,3 +70,21 @@ describe('canonicalInstant (the schema’s normalisation)', () => {
     );
   });
 });
+
+describe('isoInstant on what is not an instant', () => {
+  it('answers an issue, never throws, for any string or value (property)', () => {
+    const near = fc.oneof(
+      fc.string(),
+      fc.constantFrom('yesterday', '2026-02-30T10:00:00Z', '2026-11-24T10:00:00', `2026-11-24T10:00:00.${'1'.repeat(30)}Z`, ''),
+      fc.date({ noInvalidDate: true }).map((d) => `${d.toISOString().slice(0, 19)}${'9'.repeat(25)}Z`),
+    );
+    fc.assert(
+      fc.property(fc.oneof(near, fc.anything()), (v) => {
+        const parsed = isoInstant.safeParse(v);
+        if (parsed.success) expect(parsed.data).toBe(new Date(parsed.data).toISOString());
+        else expect(parsed.error.issues.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});

@@ -25,12 +25,19 @@ export const SUBSCRIPTION_EVENT_TYPES = [
 ] as const;
 export type SubscriptionEventType = (typeof SUBSCRIPTION_EVENT_TYPES)[number];
 
-/** ISO-8601 instant with an explicit offset, normalised to UTC `…Z` by the parser. */
+/**
+ * ISO-8601 instant with an explicit offset, normalised to UTC `…Z` by the parser.
+ *
+ * Normalised by `overwrite`, not `transform`: a transform makes the schema a pipe, and an
+ * object holding pipes is parsed on zod's slow path (about 2.7 µs more per ingest event, most
+ * of the validation's cost). The checks abort, so `canonicalInstant` only ever sees a valid
+ * instant.
+ */
 export const isoInstant = z
   .string()
-  .max(40)
-  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T10:00:00Z' })
-  .transform(canonicalInstant);
+  .max(40, { abort: true })
+  .datetime({ offset: true, abort: true, message: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T10:00:00Z' })
+  .overwrite(canonicalInstant);
 
 const id = z
   .string()
