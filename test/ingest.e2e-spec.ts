@@ -91,6 +91,8 @@ describe('POST /v1/events', () => {
       ['a schema violation', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { status: 'bogus' }) }), 400],
       ['an unknown field', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { cancel_at_period_ends: true }) }), 400],
       ['a date without a time zone', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: '2026-11-24T10:00:00' }) }), 400],
+      ['a date that is not one', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: 'yesterday' }, { trial_end: '2026-02-30T10:00:00Z' }) }), 400],
+      ['an instant over 40 characters', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: `2026-11-24T10:00:00.${'1'.repeat(30)}Z` }) }), 400],
       ['a reserved source', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ source: 'stripe' }) }), 400],
       ['an empty batch', () => http(url, { token: INGEST_TOKEN, body: [] }), 400],
       ['a batch over 1000', () => http(url, { token: INGEST_TOKEN, body: Array.from({ length: 1001 }, () => ({ id: 'x' })) }), 400],
@@ -120,6 +122,7 @@ describe('POST /v1/events', () => {
       expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+      expect(res.headers.get('x-request-id')).toBeTruthy();
       expect(await count()).toBe(before);
     });
 

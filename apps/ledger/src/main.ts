@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   const app = await createLedgerApp({ config, databaseUrl, logger });
   await app.listen({ port: config.port, host: config.host });
   logger.info({ url: await app.getUrl(), role: config.role }, 'ledger listening');
+  // Supervisors and tests wait for this line: it does not wait for the log buffer to fill.
+  logger.flush();
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
