@@ -547,6 +547,9 @@ class AppendColumns {
   private readonly occurred: Array<string | null> = [];
   private readonly datas: string[] = [];
   private readonly metadatas: string[] = [];
+  /** The last metadata object serialised: a request's events usually share one. */
+  private lastMetadata: unknown = undefined;
+  private lastMetadataJson = '';
 
   get length(): number {
     return this.ids.length;
@@ -562,7 +565,12 @@ class AppendColumns {
     this.raws.push(e.raw === undefined || e.raw === null ? null : text(e.raw));
     this.occurred.push(instant(e.occurredAt));
     this.datas.push(json(e.data));
-    this.metadatas.push(json(e.metadata ?? {}));
+    const metadata = e.metadata ?? EMPTY_METADATA;
+    if (metadata !== this.lastMetadata) {
+      this.lastMetadataJson = json(metadata);
+      this.lastMetadata = metadata;
+    }
+    this.metadatas.push(this.lastMetadataJson);
   }
 
   /** The parameters after the stream ones, in the functions' order: types … occurred. */
@@ -570,6 +578,8 @@ class AppendColumns {
     return [this.types, this.sources, this.ids, this.subjects, this.hashes, `[${this.datas.join(',')}]`, `[${this.metadatas.join(',')}]`, this.raws, this.occurred];
   }
 }
+
+const EMPTY_METADATA: Readonly<Record<string, never>> = Object.freeze({});
 
 /** An instant for a timestamptz column: a string as given, a Date as JSON.stringify writes it (an invalid one as null). */
 const instant = (v: Date | string | null | undefined): string | null =>
