@@ -34,8 +34,7 @@ export function createLogger(config: Pick<LedgerConfig, 'logLevel'>): PinoLogger
   // wait, or every LOG_FLUSH_MS. One write per access line cost about 5% of an ingest
   // request's CPU. pino flushes what is left when the process exits; a SIGKILL loses at most
   // the last second of lines.
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => destination.flush(), LOG_FLUSH_MS).unref();
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS });
   return pino(
     { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'ledger' } },
     destination,
