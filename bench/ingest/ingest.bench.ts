@@ -4,7 +4,10 @@
  * Emmett's PostgreSQL appendToStream (the peer), Nest + Fastify doing one plain INSERT per request
  * (the framework's own ceiling, a separate process), and the ledger over HTTP (a separate process,
  * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
- * and signed Stripe webhooks, with the share of request time the signature check takes.
+ * and signed Stripe webhooks, with the share of request time the signature check takes. Beside
+ * each rate: the CPU per event of the service process, of this harness (the load generator, or
+ * the client of the raw and Emmett scenarios) and of the PostgreSQL server (when it runs on this
+ * machine), which show where the time goes when the machine's speed drifts.
  *
  * The scenarios run in BENCH_ROUNDS rounds (default 3), each round all of them back to back, so
  * every ratio is taken between figures measured a minute apart at most; the table gives each
@@ -19,9 +22,9 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { benchDatabase, closedLoop, percentile, printTable, writeResults, type Row } from '../support/bench-kit.js';
+import { benchDatabase, closedLoop, localServerPid, percentile, printTable, startCpuMeter, writeResults, type CpuPerItem, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
-import { spawnServiceProcess } from '../../test/support/service-process.js';
+import { spawnServiceProcess, type ServiceProcess } from '../../test/support/service-process.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
 import { signStripeScheme, verifyStripeScheme } from '../../libs/billing/src/index.js';
 import { readFileSync } from 'node:fs';
@@ -57,6 +60,16 @@ function verifyRate(): number {
 }
 
 let seq = 0;
+/** The PostgreSQL server's main process when it runs on this machine (its CPU is then reported). */
+let serverPid: number | null = null;
+type Loop = Awaited<ReturnType<typeof closedLoop>> & { cpu: CpuPerItem };
+/** A closed loop with the CPU per event it cost the harness and the server. */
+async function metered(run: () => ReturnType<typeof closedLoop>): Promise<Loop> {
+  const meter = startCpuMeter(null, serverPid);
+  const r = await run();
+  return { ...r, cpu: meter.stop(r.count) };
+}
+
 const subscription = (n: number): Record<string, unknown> => ({
   id: `sub_${n % 50_000}`,
   subject: `org_${n % 50_000}`,
@@ -74,26 +87,26 @@ const event = (): Record<string, unknown> => {
   return { id: `evt_${process.pid}_${seq}`, type: 'subscription.updated', occurred_at: '2026-11-24T10:00:00Z', subscription: subscription(seq) };
 };
 
-async function rawSingle(url: string, connections: number, seconds: number): Promise<Awaited<ReturnType<typeof closedLoop>>> {
+async function rawSingle(url: string, connections: number, seconds: number): Promise<Loop> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   await pool.query(`CREATE TABLE IF NOT EXISTS raw_events (
     position bigserial PRIMARY KEY, stream_id text NOT NULL, type text NOT NULL, data jsonb NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now())`);
-  const r = await closedLoop(connections, seconds, async () => {
+  const r = await metered(() => closedLoop(connections, seconds, async () => {
     const e = event();
     await pool.query('INSERT INTO raw_events (stream_id, type, data) VALUES ($1, $2, $3)', [
       `subscription:api:${(e.subscription as { id: string }).id}`,
       e.type,
       JSON.stringify(e),
     ]);
-  });
+  }));
   await pool.end();
   return r;
 }
 
-async function rawMulti(url: string, connections: number, seconds: number): Promise<Awaited<ReturnType<typeof closedLoop>>> {
+async function rawMulti(url: string, connections: number, seconds: number): Promise<Loop> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
-  const r = await closedLoop(
+  const r = await metered(() => closedLoop(
     connections,
     seconds,
     async () => {
@@ -108,33 +121,34 @@ async function rawMulti(url: string, connections: number, seconds: number): Prom
       );
     },
     BATCH,
-  );
+  ));
   await pool.end();
   return r;
 }
 
-async function emmett(url: string, connections: number, seconds: number): Promise<Awaited<ReturnType<typeof closedLoop>>> {
+async function emmett(url: string, connections: number, seconds: number): Promise<Loop> {
   const store = getPostgreSQLEventStore(url, { connectionOptions: { pooled: true } } as never);
   // First append creates Emmett's schema.
   await store.appendToStream('warmup', [{ type: 'SubscriptionUpdated', data: event() }]);
-  const r = await closedLoop(connections, seconds, async (w, i) => {
+  const r = await metered(() => closedLoop(connections, seconds, async (w, i) => {
     await store.appendToStream(`subscription-${w}-${i}`, [{ type: 'SubscriptionUpdated', data: event() }]);
-  });
+  }));
   await store.close();
   return r;
 }
 
 async function http(
-  base: string,
+  service: ServiceProcess,
   path: string,
   connections: number,
   seconds: number,
   body: () => unknown,
   weight: number,
   headers: (raw: string) => Record<string, string> = () => ({ authorization: `Bearer ${TOKEN}` }),
-): Promise<{ rate: number; p50: number; p99: number; non2xx: number; errors: number }> {
+): Promise<{ rate: number; p50: number; p99: number; non2xx: number; errors: number; cpu: CpuPerItem }> {
+  const meter = startCpuMeter(service.child.pid, serverPid);
   const result = await autocannon({
-    url: `${base}${path}`,
+    url: `${service.url}${path}`,
     connections,
     duration: seconds,
     method: 'POST',
@@ -153,6 +167,7 @@ async function http(
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    cpu: meter.stop(result.requests.total * weight),
   };
 }
 
@@ -169,14 +184,14 @@ async function plainNest(url: string): ReturnType<typeof http> {
     env: { DATABASE_URL: url, POOL_SIZE: String(SINGLE_CONNECTIONS) },
   });
   try {
-    await http(server.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
-    return await http(server.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+    await http(server, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
+    return await http(server, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
   } finally {
     await server.kill('SIGTERM');
   }
 }
 
-type Measured = { rate: number; p50: number; p99: number; non2xx?: number; errors?: number };
+type Measured = { rate: number; p50: number; p99: number; non2xx?: number; errors?: number; cpu?: CpuPerItem };
 
 interface Round {
   readonly single: Measured;
@@ -199,6 +214,7 @@ const medianRound = (ms: readonly Measured[]): Measured => {
 async function main(): Promise<void> {
   const db = await benchDatabase();
   await migrate({ databaseUrl: db.url });
+  serverPid = await localServerPid(db.url);
   process.stdout.write(`ingest benchmark: ${SECONDS}s per scenario after ${WARMUP_S}s warm-up; PostgreSQL ${db.serverVersion}\n`);
 
   const ledger = await spawnLedgerProcess({
@@ -221,23 +237,23 @@ async function main(): Promise<void> {
     // round does not measure a JIT or a heap still growing into a load it has not seen.
     const batchOf = (): unknown => Array.from({ length: BATCH }, event);
     await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
-    await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
+    await http(ledger, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
     await emmett(db.url, SINGLE_CONNECTIONS, WARMUP_S);
     await rawMulti(db.url, BATCH_CONNECTIONS, WARMUP_S);
-    await http(ledger.url, '/v1/events', BATCH_CONNECTIONS, WARMUP_S, batchOf, BATCH);
-    await http(ledger.url, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, WARMUP_S, stripeEvent, 1, stripeSigned);
+    await http(ledger, '/v1/events', BATCH_CONNECTIONS, WARMUP_S, batchOf, BATCH);
+    await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, WARMUP_S, stripeEvent, 1, stripeSigned);
 
     const rounds: Round[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
       process.stdout.write(`round ${r} of ${ROUNDS}…\n`);
       // Each ceiling right before the ledger figure it is compared to.
       const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
-      const httpSingle = await http(ledger.url, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+      const httpSingle = await http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
       const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
       const plain = await plainNest(db.url);
       const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
-      const httpBatch = await http(ledger.url, '/v1/events', BATCH_CONNECTIONS, SECONDS, batchOf, BATCH);
-      const httpStripe = await http(ledger.url, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
+      const httpBatch = await http(ledger, '/v1/events', BATCH_CONNECTIONS, SECONDS, batchOf, BATCH);
+      const httpStripe = await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
       rounds.push({ single, multi, peer, plain, httpSingle, httpBatch, httpStripe });
     }
     const verifies = verifyRate();
@@ -255,7 +271,7 @@ async function main(): Promise<void> {
       // Share of the server's time per request spent on the HMAC check (one core serves HTTP).
       signature_share_of_request: pick((r) => r.httpStripe).rate / verifies,
     };
-    const row = (scenario: string, m: Measured, note: string): Row => ({ scenario, rate: m.rate, unit: 'events/s', p50_ms: m.p50, p99_ms: m.p99, note });
+    const row = (scenario: string, m: Measured, note: string): Row => ({ scenario, rate: m.rate, unit: 'events/s', p50_ms: m.p50, p99_ms: m.p99, note, ...(m.cpu ? { cpu_us: m.cpu } : {}) });
     const rows: Row[] = [
       row(`raw pg: 1-row INSERT per tx, ${SINGLE_CONNECTIONS} clients`, pick((r) => r.single), 'ceiling'),
       row(`raw pg: ${BATCH}-row INSERT per tx, ${BATCH_CONNECTIONS} clients`, pick((r) => r.multi), 'ceiling'),

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +58,116 @@ export interface Row {
   readonly p50_ms: number;
   readonly p99_ms: number;
   readonly note?: string;
+  /** CPU per item (µs) of the service process, the harness (load generator or client) and the database server. */
+  readonly cpu_us?: CpuPerItem;
+}
+
+export interface CpuPerItem {
+  /** The service process under load; null when the scenario runs none (the harness is the client). */
+  readonly app: number | null;
+  readonly harness: number;
+  /** Every process of the PostgreSQL server; null when it does not run on this machine. */
+  readonly server: number | null;
+}
+
+let clockTicks: number | null = null;
+/** Clock ticks per second, the unit of /proc's CPU times. */
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** A process's status fields after its name (/proc/<pid>/stat), or null where there is none to read. */
+function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (ms) of a process, with that of the children it has reaped when `reaped`. */
+function processCpuMs(pid: number, reaped = false): number | null {
+  const f = procStat(pid);
+  if (!f) return null;
+  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime) are 11-14 after the name.
+  const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
+  return (ticks * 1000) / ticksPerSecond();
+}
+
+const isPostgres = (pid: number): boolean => {
+  try {
+    return /postgres/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The PostgreSQL server's main process, when the server runs on this machine (the parent of
+ * this session's backend); null otherwise, and the server's CPU is then not reported.
+ */
+export async function localServerPid(url: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const backend = rows[0]!.pid;
+    const parent = Number(procStat(backend)?.[1]);
+    return isPostgres(backend) && parent > 1 && isPostgres(parent) ? parent : null;
+  } catch {
+    return null;
+  } finally {
+    await client.end();
+  }
+}
+
+/** CPU time (ms) of a PostgreSQL server: its main process, its live children and the children it reaped. */
+function serverCpuMs(postmaster: number): number | null {
+  let total = processCpuMs(postmaster, true);
+  if (total === null) return null;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = procStat(Number(entry));
+    if (f && Number(f[1]) === postmaster) total += (Number(f[11]) + Number(f[12])) * 1000 / ticksPerSecond();
+  }
+  return total;
+}
+
+/**
+ * Measures the CPU that a scenario costs per item, in each process involved: where a rate
+ * depends on how fast this machine is at that minute, CPU per item shows where the time goes.
+ * Linux only (/proc); the app and server figures are null where they cannot be read.
+ *
+ * @example
+ * const cpu = startCpuMeter(ledger.child.pid, serverPid);
+ * const r = await closedLoop(...);
+ * const perEvent = cpu.stop(r.count);
+ */
+export function startCpuMeter(appPid: number | null | undefined, serverPid: number | null): { stop(items: number): CpuPerItem } {
+  const app0 = appPid ? processCpuMs(appPid) : null;
+  const server0 = serverPid ? serverCpuMs(serverPid) : null;
+  const self0 = process.cpuUsage();
+  return {
+    stop(items: number): CpuPerItem {
+      const self = process.cpuUsage(self0);
+      const app1 = appPid ? processCpuMs(appPid) : null;
+      const server1 = serverPid ? serverCpuMs(serverPid) : null;
+      const per = (ms: number): number => (ms * 1000) / Math.max(1, items);
+      return {
+        app: app0 !== null && app1 !== null ? per(app1 - app0) : null,
+        harness: (self.user + self.system) / Math.max(1, items),
+        server: server0 !== null && server1 !== null ? per(server1 - server0) : null,
+      };
+    },
+  };
 }
 
 /**
@@ -99,10 +211,14 @@ export function machine(): Record<string, unknown> {
 
 export function printTable(title: string, rows: readonly Row[]): void {
   const fmt = (n: number): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 2 : 0 }) : '-');
-  const lines = rows.map((r) => [r.scenario, `${fmt(r.rate)} ${r.unit}`, fmt(r.p50_ms), fmt(r.p99_ms), r.note ?? '']);
-  const head = ['scenario', 'rate', 'p50 ms', 'p99 ms', 'compared to'];
+  const withCpu = rows.some((r) => r.cpu_us);
+  const us = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : n.toFixed(n < 10 ? 1 : 0));
+  const cpu = (c: CpuPerItem | undefined): string[] => (withCpu ? [c ? `${us(c.app)} / ${us(c.harness)} / ${us(c.server)}` : ''] : []);
+  const lines = rows.map((r) => [r.scenario, `${fmt(r.rate)} ${r.unit}`, fmt(r.p50_ms), fmt(r.p99_ms), ...cpu(r.cpu_us), r.note ?? '']);
+  const head = ['scenario', 'rate', 'p50 ms', 'p99 ms', ...(withCpu ? ['CPU µs/item app / harness / pg'] : []), 'compared to'];
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 2 || i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const right = new Set(withCpu ? [1, 2, 3, 4] : [1, 2, 3]);
+  const line = (cells: string[]): string => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   process.stdout.write(`\n${title}\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const l of lines) process.stdout.write(`${line(l)}\n`);
 }
