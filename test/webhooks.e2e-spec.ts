@@ -309,6 +309,26 @@ describe('billing webhooks: signatures and idempotency', () => {
     await expectProblem(res, 400);
   });
 
+  it('refuses a signed body that is JSON but not UTF-8 (its raw text could not be kept verbatim), writing nothing', async () => {
+    const text = fixture('stripe', 'lifecycle-2-active').replace('sub_', 'sub_utf8_');
+    // A lone 0xff inside a string: JSON to a lenient decoder, not UTF-8.
+    const at = Buffer.from(text).indexOf('sub_utf8_') + 'sub_utf8_'.length;
+    const bytes = Buffer.concat([Buffer.from(text).subarray(0, at), Buffer.from([0xff]), Buffer.from(text).subarray(at)]);
+    for (const provider of ['stripe', 'paddle'] as const) {
+      const before = await ledger.count();
+      const signature = provider === 'stripe' ? signStripeScheme(bytes, STRIPE_SECRET, nowS()) : signPaddleSignature(bytes, PADDLE_SECRET, nowS());
+      const res = await fetch(`${ledger.url()}/v1/webhooks/${provider}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [`${provider}-signature`]: signature },
+        body: bytes,
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await res.json()) as { errors: Array<{ message: string }> }).errors).toEqual([{ path: '(body)', message: 'the body is not valid UTF-8' }]);
+      expect(await ledger.count()).toBe(before);
+    }
+  });
+
   it('counts deliveries by source and result in the metrics', async () => {
     const res = await http(`${ledger.url()}/metrics`);
     expect(res.text).toMatch(/ledger_ingest_events_total\{source="stripe",result="appended"\} [1-9]/);

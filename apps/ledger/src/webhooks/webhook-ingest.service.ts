@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Injectable, Logger } from '@nestjs/common';
 import {
   PayloadInvalidError,
@@ -28,14 +29,16 @@ export class WebhookIngestService {
   /**
    * Maps the raw body (the bytes whose signature the guard checked) and appends it. Resolves
    * after COMMIT; a redelivery resolves to the original position with `duplicate: true`.
+   * `parsed` is those bytes as the JSON body parser read them, when it did; else they are
+   * parsed here.
    *
    * @throws {ValidationError} the body is not a provider event (400, nothing recorded)
    * @throws IdempotencyConflictError, DatabaseUnavailableError from the store
    */
-  async record(provider: BillingProvider, rawBody: Buffer | undefined): Promise<IngestResult> {
+  async record(provider: BillingProvider, rawBody: Buffer | undefined, parsed?: unknown): Promise<IngestResult> {
     let event: NewEvent;
     try {
-      event = this.toEvent(provider, rawBody ?? Buffer.alloc(0));
+      event = this.toEvent(provider, rawBody ?? Buffer.alloc(0), parsed);
     } catch (err) {
       this.metrics.ingestEvents.inc({ source: provider, result: 'rejected' });
       throw err;
@@ -51,11 +54,16 @@ export class WebhookIngestService {
     }
   }
 
-  private toEvent(provider: BillingProvider, rawBody: Buffer): NewEvent {
+  private toEvent(provider: BillingProvider, rawBody: Buffer, parsed: unknown): NewEvent {
     let mapped: MappedEvent;
     let payload: unknown;
     try {
-      payload = parseJsonBody(rawBody);
+      // The body parser has read the bytes already (they are not read twice), but leniently:
+      // the raw delivery is stored as text, so it must be UTF-8 as it is.
+      if (parsed !== undefined && !isUtf8(rawBody)) {
+        throw new PayloadInvalidError([{ path: '', message: 'the body is not valid UTF-8' }]);
+      }
+      payload = parsed === undefined ? parseJsonBody(rawBody) : parsed;
       mapped = provider === 'stripe' ? mapStripeEvent(payload) : mapPaddleNotification(payload);
     } catch (err) {
       if (!(err instanceof PayloadInvalidError)) throw err;
@@ -67,7 +75,8 @@ export class WebhookIngestService {
     if (mapped.kind === 'unmappable') {
       this.logger.warn({ provider, eventId: mapped.sourceEventId, type: mapped.providerType, reason: mapped.reason }, 'unmappable webhook recorded');
     }
-    // parseJsonBody decoded the bytes as strict UTF-8, so this string is the delivery verbatim.
+    // The bytes are valid UTF-8 (checked above, or decoded strictly by parseJsonBody), so this
+    // string is the delivery verbatim.
     return webhookEvent(mapped, payload, rawBody.toString('utf8'));
   }
 }

@@ -97,7 +97,7 @@ export class WebhooksController {
   @ApiOkResponse(committed(stripeExample.id))
   @ApiUnauthorizedResponse({ description: 'missing, invalid or stale Stripe-Signature (problem+json)' })
   stripe(@Req() req: RawRequest): Promise<IngestResult> {
-    return this.webhooks.record('stripe', req.rawBody);
+    return this.webhooks.record('stripe', req.rawBody, req.body);
   }
 
   @ApiOperation({ summary: 'Paddle Billing webhook endpoint' })
@@ -113,6 +113,6 @@ export class WebhooksController {
   @ApiOkResponse(committed(paddleExample.event_id))
   @ApiUnauthorizedResponse({ description: 'missing, invalid or stale Paddle-Signature (problem+json)' })
   paddle(@Req() req: RawRequest): Promise<IngestResult> {
-    return this.webhooks.record('paddle', req.rawBody);
+    return this.webhooks.record('paddle', req.rawBody, req.body);
   }
 }
