@@ -45,7 +45,8 @@ describe('migrate', () => {
       });
       return events[0]!.streamVersion;
     };
-    const step = (direction: 'up' | 'down'): Promise<unknown> => migrate({ databaseUrl: fresh.url, direction, count: 1 });
+    // Down through …0800 (append-by-columns, which took the table away) and the one after it.
+    const step = (direction: 'up' | 'down'): Promise<unknown> => migrate({ databaseUrl: fresh.url, direction, count: 2 });
     try {
       let store = new PostgresEventStore(pool);
       expect([await append(store, 'a', 'a1'), await append(store, 'a', 'a2'), await append(store, 'b', 'b1')]).toEqual([1, 2, 1]);
@@ -74,6 +75,47 @@ describe('migrate', () => {
         await again.end();
       }
     } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('writes new raw bodies and data with lz4 where the server has it, and keeps pglz where it has not', async () => {
+    const fresh = await createTestDatabase();
+    const client = new pg.Client({ connectionString: fresh.url });
+    await client.connect();
+    try {
+      const lz4 = await client.query('CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4)').then(
+        () => true,
+        (err: { code?: string }) => {
+          if (err.code !== '0A000') throw err;
+          return false;
+        },
+      );
+      const { rows: columns } = await client.query<{ attname: string; attcompression: string }>(
+        "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname IN ('raw', 'data') ORDER BY attname",
+      );
+      expect(columns).toEqual([
+        { attname: 'data', attcompression: lz4 ? 'l' : '' },
+        { attname: 'raw', attcompression: lz4 ? 'l' : '' },
+      ]);
+      // A delivery large enough to be compressed, read back whole.
+      const raw = JSON.stringify({ data: Array.from({ length: 200 }, (_, i) => ({ id: `sub_${i}`, status: 'active' })) });
+      const pool = new pg.Pool({ connectionString: fresh.url, max: 1 });
+      const store = new PostgresEventStore(pool);
+      try {
+        await store.append({
+          events: [{ streamId: 's', type: 'test.happened', source: 'mig', sourceEventId: 'big', payloadHash: createHash('sha256').update(raw).digest(), data: { n: 1 }, raw }],
+        });
+      } finally {
+        await store.close();
+        await pool.end();
+      }
+      const { rows } = await client.query<{ method: string; raw: string }>(
+        "SELECT pg_column_compression(raw) AS method, raw FROM events WHERE source_event_id = 'big'",
+      );
+      expect(rows).toEqual([{ method: lz4 ? 'lz4' : 'pglz', raw }]);
+    } finally {
+      await client.end();
       await fresh.drop();
     }
   });
