@@ -7,6 +7,8 @@
 -- faster. Values already stored keep the method they were written with (both stay readable);
 -- only new ones use lz4.
 --
+-- A catalog change only: the table is not rewritten, and its lock is held for milliseconds.
+--
 -- lz4 needs a server built with it (Debian's and most packagers' are; the embedded one is not).
 -- A server without it keeps pglz.
 DO $$
