@@ -93,13 +93,17 @@ function procStat(pid: number): string[] | null {
   }
 }
 
-/** CPU time (ms) of a process, with that of the children it has reaped when `reaped`. */
-function processCpuMs(pid: number, reaped = false): number | null {
-  const f = procStat(pid);
-  if (!f) return null;
+/** CPU time (ms) in a process's status fields, with that of the children it has reaped when `reaped`. */
+function cpuMs(f: readonly string[], reaped = false): number {
   // Fields 14-17 of proc(5) (utime, stime, cutime, cstime) are 11-14 after the name.
   const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
   return (ticks * 1000) / ticksPerSecond();
+}
+
+/** CPU time (ms) of a process (see cpuMs), or null where it cannot be read. */
+function processCpuMs(pid: number, reaped = false): number | null {
+  const f = procStat(pid);
+  return f ? cpuMs(f, reaped) : null;
 }
 
 const isPostgres = (pid: number): boolean => {
@@ -136,7 +140,7 @@ function serverCpuMs(postmaster: number): number | null {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const f = procStat(Number(entry));
-    if (f && Number(f[1]) === postmaster) total += (Number(f[11]) + Number(f[12])) * 1000 / ticksPerSecond();
+    if (f && Number(f[1]) === postmaster) total += cpuMs(f);
   }
   return total;
 }

@@ -5,15 +5,18 @@ import { spawnServiceProcess, type ServiceProcess } from './service-process.js';
 
 export type LedgerProcess = ServiceProcess;
 
+let startOptions: readonly string[] | null = null;
+
 /**
- * The node options `npm start` runs the ledger with (its `start` script), so that tests and
- * benchmarks run the service as it is started.
+ * The node options `npm start` runs the ledger with (its `start` script, read once), so that
+ * tests and benchmarks run the service as it is started.
  */
-export function ledgerNodeOptions(): string[] {
+export function ledgerNodeOptions(): readonly string[] {
+  if (startOptions) return startOptions;
   const scripts = (JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const m = /\bnode((?:\s+--\S+)*)\s+dist\/apps\/ledger\/src\/main\.js/.exec(scripts['start'] ?? '');
   if (!m) throw new Error('package.json: the start script does not run dist/apps/ledger/src/main.js with node');
-  return m[1]!.split(/\s+/).filter(Boolean);
+  return (startOptions = m[1]!.split(/\s+/).filter(Boolean));
 }
 
 /**

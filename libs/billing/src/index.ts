@@ -24,7 +24,7 @@ export {
 } from './stripe-signature.verifier.js';
 export { verifyPaddleSignature, signPaddleSignature, PADDLE_SIGNATURE_HEADER } from './paddle-signature.verifier.js';
 export { canonicalJson, sha256OfCanonical } from './canonical-json.hash.js';
-export { parseJsonBody } from './json-body.parser.js';
+export { assertUtf8Body, parseJsonBody } from './json-body.parser.js';
 export { mapStripeEvent, stripeDedupeHash, STRIPE_ENTITLEMENT_SUMMARY_UPDATED } from './stripe-event.mapper.js';
 export { mapPaddleNotification, paddleDedupeHash } from './paddle-notification.mapper.js';
 export type {

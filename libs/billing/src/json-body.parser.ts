@@ -1,7 +1,19 @@
+import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { PayloadInvalidError, type PayloadIssue } from './billing.errors.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const notUtf8 = (): PayloadInvalidError => new PayloadInvalidError([{ path: '', message: 'the body is not valid UTF-8' }]);
+
+/**
+ * Checks that a raw body is UTF-8, for a caller that has it parsed already (leniently) and keeps
+ * the bytes as text.
+ *
+ * @throws {PayloadInvalidError} not UTF-8, as parseJsonBody would say
+ */
+export function assertUtf8Body(rawBody: Uint8Array): void {
+  if (!isUtf8(rawBody)) throw notUtf8();
+}
 
 /**
  * Parses a raw request body as JSON, after its signature has been checked on the same bytes.
@@ -19,7 +31,7 @@ export function parseJsonBody(rawBody: Uint8Array | string): unknown {
   try {
     text = typeof rawBody === 'string' ? rawBody : utf8.decode(rawBody);
   } catch {
-    throw new PayloadInvalidError([{ path: '', message: 'the body is not valid UTF-8' }]);
+    throw notUtf8();
   }
   try {
     return JSON.parse(text) as unknown;

@@ -1,7 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import { Injectable, Logger } from '@nestjs/common';
 import {
   PayloadInvalidError,
+  assertUtf8Body,
   mapPaddleNotification,
   mapStripeEvent,
   parseJsonBody,
@@ -60,9 +60,7 @@ export class WebhookIngestService {
     try {
       // The body parser has read the bytes already (they are not read twice), but leniently:
       // the raw delivery is stored as text, so it must be UTF-8 as it is.
-      if (parsed !== undefined && !isUtf8(rawBody)) {
-        throw new PayloadInvalidError([{ path: '', message: 'the body is not valid UTF-8' }]);
-      }
+      if (parsed !== undefined) assertUtf8Body(rawBody);
       payload = parsed === undefined ? parseJsonBody(rawBody) : parsed;
       mapped = provider === 'stripe' ? mapStripeEvent(payload) : mapPaddleNotification(payload);
     } catch (err) {
