@@ -13,6 +13,7 @@ import {
   WrongExpectedVersionError,
 } from './event-store.errors.js';
 import { isDatabaseUnavailable } from './database.js';
+import { byteaArrayParam, int4ArrayParam, jsonbArrayParam, textArrayParam } from './binary-params.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -333,7 +334,7 @@ export class PostgresEventStore {
       result = await client.query({
         name: 'ledger_append_new_events',
         text: APPEND_NEW_SQL,
-        values: [streams, rowStreams, rowPlaces, ...columns.values(), LOG_CHANNEL],
+        values: [textArrayParam(streams), int4ArrayParam(rowStreams), int4ArrayParam(rowPlaces), ...columns.values(), LOG_CHANNEL],
       });
     } catch (err) {
       // Only an id recorded after the look-up can collide: the stream versions are read under the lock.
@@ -410,7 +411,7 @@ export class PostgresEventStore {
     const { rows } = await client.query<{ head: number }>({
       name: 'ledger_append',
       text: APPEND_SQL,
-      values: [plan.rows.map((r) => r.event.streamId), plan.rows.map((r) => r.streamVersion), ...columns.values(), LOG_CHANNEL],
+      values: [textArrayParam(plan.rows.map((r) => r.event.streamId)), int4ArrayParam(plan.rows.map((r) => r.streamVersion)), ...columns.values(), LOG_CHANNEL],
     });
     return Number(rows[0]!.head);
   }
@@ -539,6 +540,12 @@ export class PostgresEventStore {
 /**
  * The rows `ledger_append` and `ledger_append_new_events` take, one array per column; `data`
  * and `metadata` go as one JSON array each. A row's position is its place in the arrays.
+ * They go in PostgreSQL's binary format (binary-params.ts), except `occurred`: a binary
+ * timestamptz is microseconds since 2000, which would mean parsing the instants here, and
+ * sending them as a binary text[] cast to timestamptz[] in the statement cost the server more
+ * per call than it saved (single-event groups, paired runs). Against literals, in paired runs
+ * on PostgreSQL 15: batches of 100 at 16 connections +7% (instance CPU per event −12%),
+ * single events at 64 connections unchanged.
  * Neither jsonb nor text can hold U+0000: in the type, subject, raw body, data and metadata it
  * becomes U+FFFD (append() refuses identities that hold one).
  */
@@ -580,7 +587,17 @@ class AppendColumns {
 
   /** The parameters after the stream ones, in the functions' order: types … occurred. */
   values(): unknown[] {
-    return [this.types, this.sources, this.ids, this.subjects, this.hashes, `[${this.datas.join(',')}]`, `[${this.metadatas.join(',')}]`, this.raws, this.occurred];
+    return [
+      textArrayParam(this.types),
+      textArrayParam(this.sources),
+      textArrayParam(this.ids),
+      textArrayParam(this.subjects),
+      byteaArrayParam(this.hashes),
+      jsonbArrayParam(this.datas),
+      jsonbArrayParam(this.metadatas),
+      textArrayParam(this.raws),
+      this.occurred,
+    ];
   }
 }
 
