@@ -3,7 +3,8 @@
  * database: the raw `pg` ceiling (one single-row INSERT per transaction; 100-row INSERTs),
  * Emmett's PostgreSQL appendToStream (the peer), Nest + Fastify doing one plain INSERT per request
  * (the framework's own ceiling, a separate process), and the ledger over HTTP (a separate process,
- * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100,
+ * loaded by autocannon, LEDGER_ROLE=api): single events at 64 connections, batches of 100 at 16
+ * and at 64 (each against the raw 100-row INSERT at the same number of clients),
  * and signed Stripe webhooks, with the share of request time the signature check takes. Beside
  * each rate: the CPU per event of the service process, of this harness (the load generator, or
  * the client of the raw and Emmett scenarios) and of the PostgreSQL server (when it runs on this
@@ -34,7 +35,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const WARMUP_S = 2;
 const SINGLE_CONNECTIONS = 64;
-const BATCH_CONNECTIONS = 16;
+/** Batches at a few and at many clients: the raw ceiling peaks at few, the serialised log gains from bigger groups at many. */
+const BATCH_CONNECTIONS = [16, 64] as const;
 const BATCH = 100;
 const TOKEN = 'bench-ingest-token-0123456789abcdef';
 const STRIPE_SECRET = 'whsec_bench_0123456789abcdef';
@@ -195,11 +197,12 @@ type Measured = { rate: number; p50: number; p99: number; non2xx?: number; error
 
 interface Round {
   readonly single: Measured;
-  readonly multi: Measured;
+  /** By connections: BATCH_CONNECTIONS[i]. */
+  readonly multi: Measured[];
   readonly peer: Measured;
   readonly plain: Measured;
   readonly httpSingle: Measured;
-  readonly httpBatch: Measured;
+  readonly httpBatch: Measured[];
   readonly httpStripe: Measured;
 }
 
@@ -239,8 +242,10 @@ async function main(): Promise<void> {
     await rawSingle(db.url, SINGLE_CONNECTIONS, WARMUP_S);
     await http(ledger, '/v1/events', SINGLE_CONNECTIONS, WARMUP_S, event, 1);
     await emmett(db.url, SINGLE_CONNECTIONS, WARMUP_S);
-    await rawMulti(db.url, BATCH_CONNECTIONS, WARMUP_S);
-    await http(ledger, '/v1/events', BATCH_CONNECTIONS, WARMUP_S, batchOf, BATCH);
+    for (const c of BATCH_CONNECTIONS) {
+      await rawMulti(db.url, c, WARMUP_S);
+      await http(ledger, '/v1/events', c, WARMUP_S, batchOf, BATCH);
+    }
     await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, WARMUP_S, stripeEvent, 1, stripeSigned);
 
     const rounds: Round[] = [];
@@ -251,8 +256,12 @@ async function main(): Promise<void> {
       const httpSingle = await http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
       const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
       const plain = await plainNest(db.url);
-      const multi = await rawMulti(db.url, BATCH_CONNECTIONS, SECONDS);
-      const httpBatch = await http(ledger, '/v1/events', BATCH_CONNECTIONS, SECONDS, batchOf, BATCH);
+      const multi: Measured[] = [];
+      const httpBatch: Measured[] = [];
+      for (const c of BATCH_CONNECTIONS) {
+        multi.push(await rawMulti(db.url, c, SECONDS));
+        httpBatch.push(await http(ledger, '/v1/events', c, SECONDS, batchOf, BATCH));
+      }
       const httpStripe = await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
       rounds.push({ single, multi, peer, plain, httpSingle, httpBatch, httpStripe });
     }
@@ -261,12 +270,14 @@ async function main(): Promise<void> {
     const pick = (f: (r: Round) => Measured): Measured => medianRound(rounds.map(f));
     const ratioOf = (a: (r: Round) => Measured, b: (r: Round) => Measured): number => median(rounds.map((r) => a(r).rate / b(r).rate));
     const x = (n: number): string => `${n.toFixed(2)}×`;
+    /** By connections, as BATCH_CONNECTIONS. */
+    const batchRatios = BATCH_CONNECTIONS.map((_c, i) => ratioOf((r) => r.httpBatch[i]!, (r) => r.multi[i]!));
     const ratios = {
       http_single_vs_raw_single: ratioOf((r) => r.httpSingle, (r) => r.single),
       http_single_vs_emmett: ratioOf((r) => r.httpSingle, (r) => r.peer),
       http_single_vs_plain_nest: ratioOf((r) => r.httpSingle, (r) => r.plain),
       plain_nest_vs_raw_single: ratioOf((r) => r.plain, (r) => r.single),
-      http_batch_vs_raw_multi: ratioOf((r) => r.httpBatch, (r) => r.multi),
+      ...Object.fromEntries(BATCH_CONNECTIONS.map((c, i) => [`http_batch_vs_raw_multi_${c}`, batchRatios[i]!])),
       stripe_vs_generic: ratioOf((r) => r.httpStripe, (r) => r.httpSingle),
       // Share of the server's time per request spent on the HMAC check (one core serves HTTP).
       signature_share_of_request: pick((r) => r.httpStripe).rate / verifies,
@@ -274,7 +285,7 @@ async function main(): Promise<void> {
     const row = (scenario: string, m: Measured, note: string): Row => ({ scenario, rate: m.rate, unit: 'events/s', p50_ms: m.p50, p99_ms: m.p99, note, ...(m.cpu ? { cpu_us: m.cpu } : {}) });
     const rows: Row[] = [
       row(`raw pg: 1-row INSERT per tx, ${SINGLE_CONNECTIONS} clients`, pick((r) => r.single), 'ceiling'),
-      row(`raw pg: ${BATCH}-row INSERT per tx, ${BATCH_CONNECTIONS} clients`, pick((r) => r.multi), 'ceiling'),
+      ...BATCH_CONNECTIONS.map((c, i) => row(`raw pg: ${BATCH}-row INSERT per tx, ${c} clients`, pick((r) => r.multi[i]!), 'ceiling')),
       row(`emmett appendToStream, ${SINGLE_CONNECTIONS} clients`, pick((r) => r.peer), 'peer'),
       row(
         `Nest + Fastify, one plain INSERT per request, ${SINGLE_CONNECTIONS} conns`,
@@ -286,7 +297,9 @@ async function main(): Promise<void> {
         pick((r) => r.httpSingle),
         `${x(ratios.http_single_vs_raw_single)} raw 1-row, ${x(ratios.http_single_vs_emmett)} emmett, ${x(ratios.http_single_vs_plain_nest)} plain Nest`,
       ),
-      row(`ledger HTTP batches of ${BATCH}, ${BATCH_CONNECTIONS} conns`, pick((r) => r.httpBatch), `${x(ratios.http_batch_vs_raw_multi)} raw ${BATCH}-row`),
+      ...BATCH_CONNECTIONS.map((c, i) =>
+        row(`ledger HTTP batches of ${BATCH}, ${c} conns`, pick((r) => r.httpBatch[i]!), `${x(batchRatios[i]!)} raw ${BATCH}-row at ${c}`),
+      ),
       row(
         `ledger HTTP Stripe webhooks (signed), ${SINGLE_CONNECTIONS} conns`,
         pick((r) => r.httpStripe),
@@ -300,12 +313,14 @@ async function main(): Promise<void> {
       `\nper round (events/s): ${[
         perRound('raw 1-row', (r) => r.single),
         perRound('ledger single', (r) => r.httpSingle),
-        perRound('raw 100-row', (r) => r.multi),
-        perRound('ledger batches', (r) => r.httpBatch),
+        ...BATCH_CONNECTIONS.flatMap((c, i) => [
+          perRound(`raw 100-row at ${c}`, (r) => r.multi[i]!),
+          perRound(`ledger batches at ${c}`, (r) => r.httpBatch[i]!),
+        ]),
       ].join('; ')}\n`,
     );
     const failures = rounds.reduce(
-      (n, r) => n + [r.plain, r.httpSingle, r.httpBatch, r.httpStripe].reduce((k, m) => k + (m.non2xx ?? 0) + (m.errors ?? 0), 0),
+      (n, r) => n + [r.plain, r.httpSingle, ...r.httpBatch, r.httpStripe].reduce((k, m) => k + (m.non2xx ?? 0) + (m.errors ?? 0), 0),
       0,
     );
     if (failures > 0) process.stdout.write(`\nWARNING: ${failures} HTTP requests failed or were not 2xx\n`);
