@@ -57,7 +57,7 @@ describe('binary parameters', () => {
     expect(await roundTrip('jsonb', jsonbArrayParam(elements))).toEqual(elements.map((e) => JSON.parse(e)));
     expect(await roundTrip('jsonb', jsonbArrayParam([]))).toEqual([]);
     // Malformed JSON is refused by the server as a text parameter would be.
-    await expect(roundTrip('jsonb', jsonbArrayParam(['{"a":'])) ).rejects.toMatchObject({ code: '22P02' });
+    await expect(roundTrip('jsonb', jsonbArrayParam(['{"a":']))).rejects.toMatchObject({ code: '22P02' });
   });
 
   it('a binary array of the wrong element type is refused, never read as another type', async () => {
