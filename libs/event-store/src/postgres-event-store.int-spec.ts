@@ -226,7 +226,7 @@ describe('PostgresEventStore', () => {
 
   it('keeps one stream contiguous and each id recorded once when separate stores contend', async () => {
     // Separate stores (as separate processes would be) on one stream and one event id: stream
-    // versions are read under the lock, and for the shared ids the look-ups may go stale under
+    // versions are brought up to date under the lock, and for the shared ids the look-ups may go stale under
     // each other, when the locked re-plan must decide.
     const stores = Array.from({ length: 6 }, () => {
       const p = createPool({ connectionString: db.url, max: 1 });
@@ -286,6 +286,54 @@ describe('PostgresEventStore', () => {
     expect(result.events[0]).toMatchObject({ position: head + 1, streamVersion: 1, duplicate: true });
     expect(replanned).toBe(1);
     expect(await store.head()).toBe(head + 1);
+  });
+
+  it.each([
+    // Fewer than 16 rows per stream of the group: merged from a scan of the rows committed in between.
+    ['a few', 3],
+    // More: each stream of the group is probed again under the lock.
+    ['many', 40],
+  ])('numbers new events after the versions their streams gained while they waited on the lock (%s events in between)', async (_n, between) => {
+    const tag = `gained-${between}`;
+    await store.append({ events: [event(tag, 'g0', { n: 0 }, `${tag}-x`)] });
+    // The group's versions are read before it waits on the lock (x at 1, y new); meanwhile
+    // another appender writes x and y, and a stream the group does not hold.
+    const { result, replanned, head } = await appendWhileLocked(
+      'ledger_append_new_events',
+      (s) =>
+        s.append({
+          events: [
+            event(tag, 'g1', { n: 1 }, `${tag}-x`),
+            event(tag, 'g2', { n: 2 }, `${tag}-y`),
+            event(tag, 'g3', { n: 3 }, `${tag}-x`),
+          ],
+        }),
+      async (other, locked) => {
+        const streams = Array.from({ length: between }, (_, i) => [`${tag}-x`, `${tag}-y`, `${tag}-z`][i % 3]!);
+        const versions = new Map<string, number>([[`${tag}-x`, 1]]);
+        for (const [i, stream] of streams.entries()) {
+          const v = (versions.get(stream) ?? 0) + 1;
+          versions.set(stream, v);
+          await other.query(
+            "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, $2, $3, 'test.happened', $4, $5, $6, '{}')",
+            [locked + i + 1, stream, v, tag, `other-${i}`, hash({ i })],
+          );
+        }
+        await other.query('UPDATE log_head SET position = $1', [locked + between]);
+      },
+    );
+    const x = Math.ceil(between / 3) + 1;
+    const y = Math.floor((between + 1) / 3);
+    expect(result.events.map((e) => [e.sourceEventId, e.position, e.streamVersion, e.duplicate])).toEqual([
+      ['g1', head + between + 1, x + 1, false],
+      ['g2', head + between + 2, y + 1, false],
+      ['g3', head + between + 3, x + 2, false],
+    ]);
+    // Numbered right the first time: not refused by the stream key and planned again.
+    expect(replanned).toBe(0);
+    for (const [stream, last] of [[`${tag}-x`, x + 2], [`${tag}-y`, y + 1]] as const) {
+      expect((await store.readStream(stream)).map((e) => e.streamVersion)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    }
   });
 
   it('numbers several events of one stream in one group after the versions the stream had', async () => {
