@@ -289,15 +289,17 @@ describe('PostgresEventStore', () => {
   });
 
   it.each([
-    // Fewer than 16 rows per stream of the group: merged from a scan of the rows committed in between.
-    ['a few', 3],
-    // More: each stream of the group is probed again under the lock.
-    ['many', 40],
-  ])('numbers new events after the versions their streams gained while they waited on the lock (%s events in between)', async (_n, between) => {
-    const tag = `gained-${between}`;
+    // 64 streams or more: read before the lock, then merged with a scan of the rows in between.
+    ['64 streams, a few events in between', 62, 3],
+    // More than 16 rows per stream in between: each stream looked up again under the lock.
+    ['64 streams, many events in between', 62, 16 * 64 + 1],
+    // Fewer streams: looked up under the lock.
+    ['2 streams', 0, 3],
+  ])('numbers new events after the versions their streams gained while they waited on the lock (%s)', async (_label, fillers, between) => {
+    const tag = `gained-${fillers}-${between}`;
     await store.append({ events: [event(tag, 'g0', { n: 0 }, `${tag}-x`)] });
-    // The group's versions are read before it waits on the lock (x at 1, y new); meanwhile
-    // another appender writes x and y, and a stream the group does not hold.
+    // The group (x at 1, y new, and `fillers` streams of one event each) waits on the lock;
+    // meanwhile another appender writes x, y and a stream the group does not hold, in turn.
     const { result, replanned, head } = await appendWhileLocked(
       'ledger_append_new_events',
       (s) =>
@@ -306,29 +308,29 @@ describe('PostgresEventStore', () => {
             event(tag, 'g1', { n: 1 }, `${tag}-x`),
             event(tag, 'g2', { n: 2 }, `${tag}-y`),
             event(tag, 'g3', { n: 3 }, `${tag}-x`),
+            ...Array.from({ length: fillers }, (_, i) => event(tag, `f${i}`, { i }, `${tag}-f${i}`)),
           ],
         }),
       async (other, locked) => {
-        const streams = Array.from({ length: between }, (_, i) => [`${tag}-x`, `${tag}-y`, `${tag}-z`][i % 3]!);
-        const versions = new Map<string, number>([[`${tag}-x`, 1]]);
-        for (const [i, stream] of streams.entries()) {
-          const v = (versions.get(stream) ?? 0) + 1;
-          versions.set(stream, v);
-          await other.query(
-            "INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data) VALUES ($1, $2, $3, 'test.happened', $4, $5, $6, '{}')",
-            [locked + i + 1, stream, v, tag, `other-${i}`, hash({ i })],
-          );
-        }
+        await other.query(
+          `INSERT INTO events (position, stream_id, stream_version, type, source, source_event_id, payload_hash, data)
+           SELECT $1::bigint + i + 1, $2 || (ARRAY['x', 'y', 'z'])[i % 3 + 1],
+                  CASE i % 3 WHEN 0 THEN i / 3 + 2 ELSE i / 3 + 1 END,
+                  'test.happened', $2, 'other-' || i, sha256(i::text::bytea), '{}'
+             FROM generate_series(0, $3::int - 1) AS i`,
+          [locked, `${tag}-`, between],
+        );
         await other.query('UPDATE log_head SET position = $1', [locked + between]);
       },
     );
     const x = Math.ceil(between / 3) + 1;
     const y = Math.floor((between + 1) / 3);
-    expect(result.events.map((e) => [e.sourceEventId, e.position, e.streamVersion, e.duplicate])).toEqual([
+    expect(result.events.slice(0, 3).map((e) => [e.sourceEventId, e.position, e.streamVersion, e.duplicate])).toEqual([
       ['g1', head + between + 1, x + 1, false],
       ['g2', head + between + 2, y + 1, false],
       ['g3', head + between + 3, x + 2, false],
     ]);
+    expect(result.events.slice(3).every((e) => e.streamVersion === 1)).toBe(true);
     // Numbered right the first time: not refused by the stream key and planned again.
     expect(replanned).toBe(0);
     for (const [stream, last] of [[`${tag}-x`, x + 2], [`${tag}-y`, y + 1]] as const) {

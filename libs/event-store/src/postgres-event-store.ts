@@ -112,9 +112,10 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  * The lock is held only inside one statement, so it never waits on a round trip to this
  * process, whose event loop is busy with HTTP. A group of events that all look new and state
  * no expected version but `any` (ingest, webhooks) takes one round trip: `ledger_append_new_events`
- * (migrations/…0800, …1100) looks the ids up and reads the streams' versions (each stream's
- * highest `stream_version`) with the head they are current at, then under the lock merges in
- * the versions of what was committed since that head and inserts. Any other group has its dedupe keys and streams
+ * (migrations/…0800, …1100) looks the ids up, then under the lock reads the streams' versions
+ * (each stream's highest `stream_version`) and inserts; a group of 64 streams or more reads
+ * them before the lock, with the head they are current at, and under it merges in the versions
+ * of what was committed since that head. Any other group has its dedupe keys and streams
  * read and its rows planned here, then `ledger_append` (…0800) inserts them. Both take the rows
  * as one array per column (AppendColumns). If another appender recorded one of the group's
  * events, or wrote one of its streams, after those reads, the insert fails on a unique key
