@@ -226,8 +226,8 @@ describe('PostgresEventStore', () => {
 
   it('keeps one stream contiguous and each id recorded once when separate stores contend', async () => {
     // Separate stores (as separate processes would be) on one stream and one event id: stream
-    // versions are brought up to date under the lock, and for the shared ids the look-ups may go stale under
-    // each other, when the locked re-plan must decide.
+    // versions are brought up to date under the lock, and for the shared ids the look-ups may go
+    // stale under each other, when the locked re-plan must decide.
     const stores = Array.from({ length: 6 }, () => {
       const p = createPool({ connectionString: db.url, max: 1 });
       return { p, s: new PostgresEventStore(p) };
