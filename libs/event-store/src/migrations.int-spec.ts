@@ -124,6 +124,71 @@ describe('migrate', () => {
     }
   });
 
+  it('gives the identifier columns the C collation, under an appender that keeps appending across the change, and takes it back', async () => {
+    const fresh = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+    const store = new PostgresEventStore(pool);
+    const append = async (n: number, first: number): Promise<number[]> => {
+      const { events } = await store.append({
+        events: Array.from({ length: n }, (_, i) => {
+          const id = `c${first + i}`;
+          return { streamId: `s-${i % 3}`, type: 'test.happened', source: 'mig', sourceEventId: id, subject: `org_${i % 2}`, payloadHash: createHash('sha256').update(id).digest(), data: { id } };
+        }),
+      });
+      return events.map((e) => e.streamVersion);
+    };
+    const collations = async (): Promise<Record<string, string>> => {
+      const { rows } = await pool.query<{ attname: string; collname: string }>(
+        `SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+          WHERE a.attrelid = 'events'::regclass AND a.attname IN ('stream_id', 'source', 'source_event_id', 'subject', 'type')`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.attname, r.collname]));
+    };
+    const heap = async (): Promise<string> => (await pool.query<{ f: string }>("SELECT pg_relation_filenode('events')::text AS f")).rows[0]!.f;
+    try {
+      expect(await collations()).toEqual({ stream_id: 'C', source: 'C', source_event_id: 'C', subject: 'C', type: 'default' });
+      // Its statements prepared against the new indexes.
+      expect(await append(4, 0)).toEqual([1, 1, 1, 2]);
+
+      // Down, under the same appender, whose statements are planned again each time.
+      await migrate({ databaseUrl: fresh.url, direction: 'down', count: 1 });
+      expect(await collations()).toEqual({ stream_id: 'default', source: 'default', source_event_id: 'default', subject: 'default', type: 'default' });
+      expect(await append(3, 4)).toEqual([3, 2, 2]);
+      const before = await heap();
+
+      await migrate({ databaseUrl: fresh.url });
+      expect(await collations()).toEqual({ stream_id: 'C', source: 'C', source_event_id: 'C', subject: 'C', type: 'default' });
+      // The rows stay where they are; only the indexes are built again.
+      expect(await heap()).toBe(before);
+      // Versions go on, and a redelivery is still found by its id.
+      expect(await append(2, 7)).toEqual([4, 3]);
+      const again = await store.append({
+        events: [{ streamId: 's-0', type: 'test.happened', source: 'mig', sourceEventId: 'c0', subject: 'org_0', payloadHash: createHash('sha256').update('c0').digest(), data: { id: 'c0' } }],
+      });
+      expect(again.events[0]).toMatchObject({ position: 1, duplicate: true });
+
+      // Parameters, whose collation is the default, are compared under the column's: the
+      // indexes serve them.
+      const client = await pool.connect();
+      try {
+        await client.query('SET enable_seqscan = off');
+        const plan = async (query: string, params: unknown[]): Promise<string> =>
+          (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(await plan('SELECT stream_version FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1', ['s-0'])).toMatch(/using events_stream_version_key/);
+        expect(await plan('SELECT position FROM events WHERE source = $1 AND source_event_id = $2', ['mig', 'c1'])).toMatch(/using events_source_event_key/);
+        expect(await plan('SELECT position FROM events WHERE subject = $1', ['org_1'])).toMatch(/events_subject/);
+        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE subject = $1', ['org_1']);
+        expect(rows[0]!.n).toBe(4);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await store.close();
+      await pool.end();
+      await fresh.drop();
+    }
+  });
+
   it('keys the subject index by subject alone, deduplicated, and finds a subject\'s events through it', async () => {
     const fresh = await createTestDatabase();
     const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
