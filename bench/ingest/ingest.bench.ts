@@ -15,7 +15,8 @@
  * scenario's median round and each ratio's median over the rounds (these VMs change speed
  * within minutes), and the JSON file every round.
  *
- * Env: DATABASE_URL (else an embedded server), BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_LEDGER_NODE_ARGS
+ * Env: DATABASE_URL (else an embedded server), BENCH_DB_LOCALE (the benchmark database's locale,
+ * e.g. en_US.UTF-8; default the server's), BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_LEDGER_NODE_ARGS
  * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
  * (the ledger's LOG_LEVEL: info, the default, debug or trace; the harness waits for the info line
  * "ledger listening").
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
   const db = await benchDatabase();
   await migrate({ databaseUrl: db.url });
   serverPid = await localServerPid(db.url);
-  process.stdout.write(`ingest benchmark: ${SECONDS}s per scenario after ${WARMUP_S}s warm-up; PostgreSQL ${db.serverVersion}\n`);
+  process.stdout.write(`ingest benchmark: ${SECONDS}s per scenario after ${WARMUP_S}s warm-up; PostgreSQL ${db.serverVersion}, database collation ${db.collation}\n`);
 
   const ledger = await spawnLedgerProcess({
     DATABASE_URL: db.url,
@@ -328,6 +329,7 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       rounds_run: ROUNDS,
       postgres: db.serverVersion,
+      collation: db.collation,
       rows,
       ratios,
       rounds,

@@ -11,10 +11,16 @@ import { dropDatabase } from '../../test/support/test-database.js';
 export interface BenchDatabase {
   readonly url: string;
   readonly serverVersion: string;
+  /** The database's collation (its text indexes compare under it; the log's keys do not since migration 1200). */
+  readonly collation: string;
   close(): Promise<void>;
 }
 
-/** A fresh database for one benchmark run: on DATABASE_URL's server, or an embedded one. */
+/**
+ * A fresh database for one benchmark run: on DATABASE_URL's server, or an embedded one; with
+ * the server's default locale, or BENCH_DB_LOCALE's (e.g. en_US.UTF-8, which the server's
+ * operating system must have).
+ */
 export async function benchDatabase(): Promise<BenchDatabase> {
   let embedded: EmbeddedDatabase | null = null;
   let dir: string | null = null;
@@ -29,14 +35,24 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   const name = `ledger_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
-  const { rows } = await admin.query<{ server_version: string }>('SHOW server_version');
+  const locale = process.env.BENCH_DB_LOCALE;
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0${locale ? ` LOCALE ${admin.escapeLiteral(locale)}` : ''}`);
+  } catch (err) {
+    await admin.end();
+    throw err;
+  }
+  const { rows } = await admin.query<{ server_version: string; collation: string }>(
+    "SELECT current_setting('server_version') AS server_version, datcollate AS collation FROM pg_database WHERE datname = $1",
+    [name],
+  );
   await admin.end();
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return {
     url: u.toString(),
     serverVersion: rows[0]!.server_version,
+    collation: rows[0]!.collation,
     async close() {
       await dropDatabase(adminUrl, name);
       await embedded?.stop();
