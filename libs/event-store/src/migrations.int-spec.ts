@@ -124,39 +124,37 @@ describe('migrate', () => {
     }
   });
 
-  it('gives the identifier columns the C collation, under an appender that keeps appending across the change, and takes it back', async () => {
-    const fresh = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
-    const store = new PostgresEventStore(pool);
-    const append = async (n: number, first: number): Promise<number[]> => {
-      const { events } = await store.append({
-        events: Array.from({ length: n }, (_, i) => {
-          const id = `c${first + i}`;
-          return { streamId: `s-${i % 3}`, type: 'test.happened', source: 'mig', sourceEventId: id, subject: `org_${i % 2}`, payloadHash: createHash('sha256').update(id).digest(), data: { id } };
-        }),
-      });
-      return events.map((e) => e.streamVersion);
-    };
-    const collations = async (): Promise<Record<string, string>> => {
-      const { rows } = await pool.query<{ attname: string; collname: string }>(
-        `SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
-          WHERE a.attrelid = 'events'::regclass AND a.attname IN ('stream_id', 'source', 'source_event_id', 'subject', 'type')`,
-      );
-      return Object.fromEntries(rows.map((r) => [r.attname, r.collname]));
-    };
-    const heap = async (): Promise<string> => (await pool.query<{ f: string }>("SELECT pg_relation_filenode('events')::text AS f")).rows[0]!.f;
-    try {
+  it('gives the identifier columns the C collation, under an appender that keeps appending across the change, and takes it back', () =>
+    withStore(async ({ url, pool, store }) => {
+      const append = async (n: number, first: number): Promise<number[]> => {
+        const { events } = await store.append({
+          events: Array.from({ length: n }, (_, i) => {
+            const id = `c${first + i}`;
+            return { streamId: `s-${i % 3}`, type: 'test.happened', source: 'mig', sourceEventId: id, subject: `org_${i % 2}`, payloadHash: createHash('sha256').update(id).digest(), data: { id } };
+          }),
+        });
+        return events.map((e) => e.streamVersion);
+      };
+      const collations = async (): Promise<Record<string, string>> => {
+        const { rows } = await pool.query<{ attname: string; collname: string }>(
+          `SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+            WHERE a.attrelid = 'events'::regclass AND a.attname IN ('stream_id', 'source', 'source_event_id', 'subject', 'type')`,
+        );
+        return Object.fromEntries(rows.map((r) => [r.attname, r.collname]));
+      };
+      const heap = async (): Promise<string> => (await pool.query<{ f: string }>("SELECT pg_relation_filenode('events')::text AS f")).rows[0]!.f;
+
       expect(await collations()).toEqual({ stream_id: 'C', source: 'C', source_event_id: 'C', subject: 'C', type: 'default' });
       // Its statements prepared against the new indexes.
       expect(await append(4, 0)).toEqual([1, 1, 1, 2]);
 
       // Down, under the same appender, whose statements are planned again each time.
-      await migrate({ databaseUrl: fresh.url, direction: 'down', count: 1 });
+      await migrate({ databaseUrl: url, direction: 'down', count: 1 });
       expect(await collations()).toEqual({ stream_id: 'default', source: 'default', source_event_id: 'default', subject: 'default', type: 'default' });
       expect(await append(3, 4)).toEqual([3, 2, 2]);
       const before = await heap();
 
-      await migrate({ databaseUrl: fresh.url });
+      await migrate({ databaseUrl: url });
       expect(await collations()).toEqual({ stream_id: 'C', source: 'C', source_event_id: 'C', subject: 'C', type: 'default' });
       // The rows stay where they are; only the indexes are built again.
       expect(await heap()).toBe(before);
@@ -169,31 +167,15 @@ describe('migrate', () => {
 
       // Parameters, whose collation is the default, are compared under the column's: the
       // indexes serve them.
-      const client = await pool.connect();
-      try {
-        await client.query('SET enable_seqscan = off');
-        const plan = async (query: string, params: unknown[]): Promise<string> =>
-          (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
-        expect(await plan('SELECT stream_version FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1', ['s-0'])).toMatch(/using events_stream_version_key/);
-        expect(await plan('SELECT position FROM events WHERE source = $1 AND source_event_id = $2', ['mig', 'c1'])).toMatch(/using events_source_event_key/);
-        expect(await plan('SELECT position FROM events WHERE subject = $1', ['org_1'])).toMatch(/events_subject/);
-        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE subject = $1', ['org_1']);
-        expect(rows[0]!.n).toBe(4);
-      } finally {
-        client.release();
-      }
-    } finally {
-      await store.close();
-      await pool.end();
-      await fresh.drop();
-    }
-  });
+      expect(await explain(pool, 'SELECT stream_version FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1', ['s-0'])).toMatch(/using events_stream_version_key/);
+      expect(await explain(pool, 'SELECT position FROM events WHERE source = $1 AND source_event_id = $2', ['mig', 'c1'])).toMatch(/using events_source_event_key/);
+      expect(await explain(pool, 'SELECT position FROM events WHERE subject = $1', ['org_1'])).toMatch(/events_subject/);
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE subject = $1', ['org_1']);
+      expect(rows[0]!.n).toBe(4);
+    }));
 
-  it('keys the subject index by subject alone, deduplicated, and finds a subject\'s events through it', async () => {
-    const fresh = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
-    const store = new PostgresEventStore(pool);
-    try {
+  it('keys the subject index by subject alone, deduplicated, and finds a subject\'s events through it', () =>
+    withStore(async ({ pool, store }) => {
       // 4,000 events over 8 subjects, in batches as ingest writes them.
       for (let b = 0; b < 8; b++) {
         await store.append({
@@ -214,25 +196,42 @@ describe('migrate', () => {
       await pool.query('DROP INDEX subject_position_probe');
       expect(Number(sizes[0]!.deduplicated) * 2).toBeLessThan(Number(sizes[0]!.keyed));
 
-      const client = await pool.connect();
-      try {
-        // The planner's choice on a table this small would be a scan: taken away to see the index serve.
-        await client.query('SET enable_seqscan = off');
-        const query = 'SELECT position FROM events WHERE subject = $1 ORDER BY position';
-        const { rows: plan } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, ['org_3']);
-        expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Scan on events_subject|Index Only Scan using events_subject|Index Scan using events_subject/);
-        const { rows } = await client.query<{ position: string }>(query, ['org_3']);
-        const positions = rows.map((r) => Number(r.position));
-        // i % 8 === 3 for 63 of each batch's 500 events.
-        expect(positions).toHaveLength(8 * 63);
-        expect(positions).toEqual([...positions].sort((a, b) => a - b));
-      } finally {
-        client.release();
-      }
-    } finally {
-      await store.close();
-      await pool.end();
-      await fresh.drop();
-    }
-  });
+      const query = 'SELECT position FROM events WHERE subject = $1 ORDER BY position';
+      expect(await explain(pool, query, ['org_3'])).toMatch(/Index Scan on events_subject|Index Only Scan using events_subject|Index Scan using events_subject/);
+      const { rows } = await pool.query<{ position: string }>(query, ['org_3']);
+      const positions = rows.map((r) => Number(r.position));
+      // i % 8 === 3 for 63 of each batch's 500 events.
+      expect(positions).toHaveLength(8 * 63);
+      expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    }));
 });
+
+/** A fresh, migrated database with a pool and an event store on it, torn down after `test`. */
+async function withStore(test: (s: { url: string; pool: pg.Pool; store: PostgresEventStore }) => Promise<void>): Promise<void> {
+  const fresh = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+  const store = new PostgresEventStore(pool);
+  try {
+    await test({ url: fresh.url, pool, store });
+  } finally {
+    await store.close();
+    await pool.end();
+    await fresh.drop();
+  }
+}
+
+/**
+ * The plan of `query` on a session that refuses sequential scans: on tables this small the
+ * planner would choose a scan, so it is taken away to see whether an index can serve.
+ */
+async function explain(pool: pg.Pool, query: string, params: unknown[]): Promise<string> {
+  const client = await pool.connect();
+  try {
+    await client.query('SET enable_seqscan = off');
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`, params);
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  } finally {
+    await client.query('RESET enable_seqscan');
+    client.release();
+  }
+}
