@@ -49,7 +49,7 @@ describe('migrate', () => {
       return events[0]!.streamVersion;
     };
     // Down through …0800 (append-by-columns, which took the table away) and every one after it.
-    const count = readdirSync(path.join(projectRoot(), 'migrations')).filter((f) => f.endsWith('.sql') && f >= '1732420800000').length;
+    const count = stepsFrom('1732420800000');
     const step = (direction: 'up' | 'down'): Promise<unknown> => migrate({ databaseUrl: fresh.url, direction, count });
     try {
       let store = new PostgresEventStore(pool);
@@ -149,7 +149,7 @@ describe('migrate', () => {
       expect(await append(4, 0)).toEqual([1, 1, 1, 2]);
 
       // Down, under the same appender, whose statements are planned again each time.
-      await migrate({ databaseUrl: url, direction: 'down', count: 1 });
+      await migrate({ databaseUrl: url, direction: 'down', count: stepsFrom('1732421200000') });
       expect(await collations()).toEqual({ stream_id: 'default', source: 'default', source_event_id: 'default', subject: 'default', type: 'default' });
       expect(await append(3, 4)).toEqual([3, 2, 2]);
       const before = await heap();
@@ -172,6 +172,57 @@ describe('migrate', () => {
       expect(await explain(pool, 'SELECT position FROM events WHERE subject = $1', ['org_1'])).toMatch(/events_subject/);
       const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE subject = $1', ['org_1']);
       expect(rows[0]!.n).toBe(4);
+    }));
+
+  it('gives the read model\'s keys the C collation, and so a rebuild\'s generation, one made before it too', () =>
+    withStore(async ({ url, pool }) => {
+      const collations = async (...tables: string[]): Promise<string[]> => {
+        const { rows } = await pool.query<{ c: string }>(
+          `SELECT t.relname || '.' || a.attname || '=' || c.collname AS c
+             FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid JOIN pg_collation c ON c.oid = a.attcollation
+            WHERE t.relname = ANY($1::text[]) AND a.attname IN ('key', 'subject') ORDER BY 1`,
+          [tables],
+        );
+        return rows.map((r) => r.c);
+      };
+      expect(await collations('ent_subjects', 'ent_subscriptions')).toEqual(['ent_subjects.subject=C', 'ent_subscriptions.key=C', 'ent_subscriptions.subject=C']);
+      // A generation made LIKE the live tables, as a rebuild makes it, has them too.
+      await pool.query('CREATE TABLE ent_subjects__probe (LIKE ent_subjects INCLUDING ALL)');
+      expect(await collations('ent_subjects__probe')).toEqual(['ent_subjects__probe.subject=C']);
+      await pool.query('DROP TABLE ent_subjects__probe');
+
+      // Before it: a rebuild under way, its generation made with the default, rows in both.
+      await migrate({ databaseUrl: url, direction: 'down', count: stepsFrom('1732421300000') });
+      await pool.query('CREATE TABLE ent_subjects__rebuild (LIKE ent_subjects INCLUDING ALL)');
+      await pool.query('CREATE TABLE ent_subscriptions__rebuild (LIKE ent_subscriptions INCLUDING ALL)');
+      for (const t of ['ent_subjects', 'ent_subjects__rebuild']) {
+        await pool.query(`INSERT INTO ${t} (subject, sources, position) VALUES ('org_1', '[]', 1), ('org_2', '[]', 2)`);
+      }
+      for (const t of ['ent_subscriptions', 'ent_subscriptions__rebuild']) {
+        await pool.query(`INSERT INTO ${t} (key, subject, fold) VALUES ('stripe:sub_1', 'org_1', '{}')`);
+      }
+      expect(await collations('ent_subjects', 'ent_subjects__rebuild')).toEqual(['ent_subjects.subject=default', 'ent_subjects__rebuild.subject=default']);
+
+      await migrate({ databaseUrl: url });
+      expect(await collations('ent_subjects', 'ent_subjects__rebuild', 'ent_subscriptions', 'ent_subscriptions__rebuild')).toEqual([
+        'ent_subjects.subject=C',
+        'ent_subjects__rebuild.subject=C',
+        'ent_subscriptions.key=C',
+        'ent_subscriptions.subject=C',
+        'ent_subscriptions__rebuild.key=C',
+        'ent_subscriptions__rebuild.subject=C',
+      ]);
+      // The rows are where they were, found through the keys' indexes with default-collation parameters.
+      expect(await explain(pool, 'SELECT position FROM ent_subjects WHERE subject = ANY($1::text[])', [['org_2']])).toMatch(/ent_subjects_pkey/);
+      expect(await explain(pool, 'SELECT fold FROM ent_subscriptions WHERE key = ANY($1::text[])', [['stripe:sub_1']])).toMatch(/ent_subscriptions_pkey/);
+      expect(await explain(pool, 'SELECT key FROM ent_subscriptions WHERE subject = ANY($1::text[])', [['org_1']])).toMatch(/ent_subscriptions_subject/);
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM ent_subjects WHERE subject = ANY($1::text[]))
+              + (SELECT count(*) FROM ent_subjects__rebuild WHERE subject = ANY($1::text[]))
+              + (SELECT count(*) FROM ent_subscriptions WHERE key = 'stripe:sub_1' AND subject = 'org_1')::int AS n`,
+        [['org_1', 'org_2']],
+      );
+      expect(Number(rows[0]!.n)).toBe(5);
     }));
 
   it('keys the subject index by subject alone, deduplicated, and finds a subject\'s events through it', () =>
@@ -205,6 +256,11 @@ describe('migrate', () => {
       expect(positions).toEqual([...positions].sort((a, b) => a - b));
     }));
 });
+
+/** How many migrations undo `name` and every one after it (`name`: the file's leading timestamp). */
+function stepsFrom(name: string): number {
+  return readdirSync(path.join(projectRoot(), 'migrations')).filter((f) => f.endsWith('.sql') && f >= name).length;
+}
 
 /** A fresh, migrated database with a pool and an event store on it, torn down after `test`. */
 async function withStore(test: (s: { url: string; pool: pg.Pool; store: PostgresEventStore }) => Promise<void>): Promise<void> {
