@@ -36,17 +36,16 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   const locale = process.env.BENCH_DB_LOCALE;
+  let rows: Array<{ server_version: string; collation: string }>;
   try {
     await admin.query(`CREATE DATABASE ${name} TEMPLATE template0${locale ? ` LOCALE ${admin.escapeLiteral(locale)}` : ''}`);
-  } catch (err) {
+    ({ rows } = await admin.query<{ server_version: string; collation: string }>(
+      "SELECT current_setting('server_version') AS server_version, datcollate AS collation FROM pg_database WHERE datname = $1",
+      [name],
+    ));
+  } finally {
     await admin.end();
-    throw err;
   }
-  const { rows } = await admin.query<{ server_version: string; collation: string }>(
-    "SELECT current_setting('server_version') AS server_version, datcollate AS collation FROM pg_database WHERE datname = $1",
-    [name],
-  );
-  await admin.end();
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../../../test/support/test-database.js';
 import { migrate } from './migrations.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 import { projectRoot } from './project-root.js';
@@ -265,7 +265,7 @@ function stepsFrom(name: string): number {
 /** A fresh, migrated database with a pool and an event store on it, torn down after `test`. */
 async function withStore(test: (s: { url: string; pool: pg.Pool; store: PostgresEventStore }) => Promise<void>): Promise<void> {
   const fresh = await createTestDatabase();
-  const pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+  const pool = testPool(fresh.url);
   const store = new PostgresEventStore(pool);
   try {
     await test({ url: fresh.url, pool, store });
