@@ -16,12 +16,25 @@ export interface NewEvent {
   readonly subject?: string | null;
   /** SHA-256 of what counts as "the same body" for this source (32 bytes). */
   readonly payloadHash: Buffer;
+  /** Any JSON value but null, or its JSON text already written (`JsonText`). */
   readonly data: unknown;
   readonly metadata?: Record<string, unknown>;
   /** The raw delivery, kept verbatim for audit. */
   readonly raw?: string | null;
   /** A Date, or an ISO-8601 instant with its offset (what a validated body already holds). */
   readonly occurredAt?: Date | string | null;
+}
+
+/**
+ * An event's data given as JSON text rather than as a value, for a caller that serialised it
+ * anyway: written to the log as it is (after the U+0000 rule every value goes through), not
+ * serialised a second time. The text must be exactly one JSON value, as `JSON.stringify` writes
+ * one; the store does not parse it. A text that does not parse, or that holds several values,
+ * is refused by the database (the group's data must parse and hold one value per event), and
+ * its append fails alone with `AppendRejectedError`, writing nothing.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
 }
 
 /** A unit of work committed all-or-nothing. */

@@ -5,6 +5,7 @@ import {
   AppendRejectedError,
   createPool,
   IdempotencyConflictError,
+  JsonText,
   LogFollower,
   LogNotifier,
   PostgresEventStore,
@@ -391,6 +392,10 @@ describe('PostgresEventStore', () => {
     // A lone surrogate: valid in a JS string, refused by jsonb.
     ['the database refuses', 'refused', { text: '\ud800' }],
     ['cannot be serialised', 'unser', { n: 1n }],
+    // JSON text that is not one JSON value: the group's array of data would not parse, or
+    // would hold more values than the group has events.
+    ['is JSON text that does not parse', 'badtext', new JsonText('{"a":')],
+    ['is JSON text of two values', 'twotext', new JsonText('{"a":1},{"b":2}')],
   ])('fails only a unit whose data %s, and commits the rest of its group', async (_why, source, data) => {
     const p = createPool({ connectionString: db.url, max: 1 });
     const s = new PostgresEventStore(p);
@@ -424,9 +429,28 @@ describe('PostgresEventStore', () => {
       const { rows } = await pool.query<{ raw: string }>('SELECT raw FROM events WHERE position = $1', [recorded[0]!.position]);
       expect(rows[0]!.raw).toBe('raw\uFFFD');
     }
+    // Data given as JSON text goes by the same rule.
+    await store.append({ events: [{ ...event('nul', 'n4'), data: new JsonText('{"note":"a\\u0000b","k\\u0000":"\\\\u0000"}') }] });
+    expect((await store.readStream('s-n4'))[0]!.data).toEqual({ note: 'a\uFFFDb', 'k\uFFFD': '\\u0000' });
     // A literal backslash-u-0000 in the text is not a NUL and stays as it is.
     await store.append({ events: [event('nul', 'n3', { note: '\\u0000' })] });
     expect((await store.readStream('s-n3'))[0]!.data).toEqual({ note: '\\u0000' });
+  });
+
+  it('stores data given as JSON text as it stores the value, in either append path', async () => {
+    const value = { occurred_at: '2026-11-24T10:00:00.000Z', subscription: { id: 'sub_1', quantity: 2, tags: ['a', 'ü'] }, plan_refs: null };
+    const text = (e: NewEvent): NewEvent => ({ ...e, data: new JsonText(JSON.stringify(value)) });
+    await store.append({ events: [text(event('jt', 'j1', value))] });
+    await store.append({ events: [text(event('jt', 'j2', value, 's-jt-2'))], expectedVersions: { 's-jt-2': 'no_stream' } });
+    await store.append({ events: [event('jt', 'j3', value, 's-jt-3')] });
+    const { rows } = await pool.query<{ same: boolean }>(
+      "SELECT count(DISTINCT data) = 1 AND count(*) = 3 AS same FROM events WHERE source = 'jt'",
+    );
+    expect(rows[0]!.same).toBe(true);
+    for (const stream of ['s-j1', 's-jt-2']) expect((await store.readStream(stream))[0]!.data).toEqual(value);
+    // A redelivery given as text is the same event.
+    const again = await store.append({ events: [text(event('jt', 'j1', value))] });
+    expect(again.events[0]!.duplicate).toBe(true);
   });
 
   it('refuses, writing nothing, events it could not store faithfully', async () => {
@@ -438,6 +462,7 @@ describe('PostgresEventStore', () => {
       event('bad', 'x2', {}, 's\ud800'),
       { ...event('bad', 'x3'), data: null },
       { ...event('bad', 'x4'), data: undefined },
+      { ...event('bad', 'x6'), data: new JsonText(' null ') },
       { ...event('bad', 'x5'), occurredAt: '2026-11-24T10:00:00' },
     ];
     for (const e of refused) await expect(store.append({ events: [e] })).rejects.toBeInstanceOf(AppendRejectedError);

@@ -14,13 +14,14 @@ import {
 } from './event-store.errors.js';
 import { isDatabaseUnavailable } from './database.js';
 import { byteaArrayParam, int4ArrayParam, jsonbArrayParam, textArrayParam } from './binary-params.js';
-import type {
-  AppendRequest,
-  AppendResult,
-  AppendedEvent,
-  ExpectedVersion,
-  NewEvent,
-  RecordedEvent,
+import {
+  JsonText,
+  type AppendRequest,
+  type AppendResult,
+  type AppendedEvent,
+  type ExpectedVersion,
+  type NewEvent,
+  type RecordedEvent,
 } from './event-store.types.js';
 
 export const LOG_CHANNEL = 'ledger_events';
@@ -579,7 +580,7 @@ class AppendColumns {
     this.hashes.push(e.payloadHash);
     this.raws.push(e.raw === undefined || e.raw === null ? null : text(e.raw));
     this.occurred.push(instant(e.occurredAt));
-    this.datas.push(json(e.data));
+    this.datas.push(e.data instanceof JsonText ? storableJson(e.data.text) : json(e.data));
     const metadata = e.metadata ?? EMPTY_METADATA;
     if (metadata !== this.lastMetadata) {
       this.lastMetadataJson = json(metadata);
@@ -626,9 +627,12 @@ function json(v: unknown): string {
   } catch (err) {
     throw new AppendRejectedError('the event cannot be serialised as JSON', err);
   }
-  if (out === undefined) return 'null';
-  return out.includes('\\u0000') ? out.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : out;
+  return out === undefined ? 'null' : storableJson(out);
 }
+
+/** JSON text with every `\u0000` escape (U+0000) made `\ufffd` (see json). */
+const storableJson = (text: string): string =>
+  text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 
 /** U+0000, or a lone surrogate: PostgreSQL cannot store the first, and UTF-8 has no form for the second. */
 // eslint-disable-next-line no-control-regex -- U+0000 is what this looks for
@@ -647,7 +651,9 @@ function invalidEvent(e: NewEvent): string | null {
   if (UNSTORABLE.test(e.streamId)) return unstorable('streamId');
   if (UNSTORABLE.test(e.source)) return unstorable('source');
   if (UNSTORABLE.test(e.sourceEventId)) return unstorable('sourceEventId');
-  if (e.data === undefined || e.data === null) return 'an event needs data (JSON null is not data)';
+  if (e.data === undefined || e.data === null || (e.data instanceof JsonText && e.data.text.trim() === 'null')) {
+    return 'an event needs data (JSON null is not data)';
+  }
   if (typeof e.occurredAt === 'string' && !INSTANT.test(e.occurredAt)) return 'occurredAt must be an ISO-8601 instant with its offset';
   return null;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ingestEventSchema, SUBSCRIPTION_EVENT_TYPES, SUBSCRIPTION_STATUSES } from '@app/domain';
 import { sha256OfCanonical } from '@app/billing';
-import { ingestPayloadHash } from './ingest-payload.hash.js';
+import { encodeIngestEvent } from './ingest-payload.hash.js';
 
 /** The definition stored hashes were made with. */
 const byDefinition = (e: { type: unknown; occurred_at: unknown; subscription: unknown }): string =>
@@ -9,7 +9,24 @@ const byDefinition = (e: { type: unknown; occurred_at: unknown; subscription: un
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
 const instant = fc.oneof(fc.constant(null), text);
-/** Objects of the schema's output shape, members in any order, strings of any code points. */
+/** Objects of the schema's output shape, members in sorted order, strings of any code points. */
+const sortedEvent = fc.record({
+  type: text,
+  occurred_at: text,
+  subscription: fc.record({
+    cancel_at: instant,
+    cancel_at_period_end: fc.boolean(),
+    current_period_end: instant,
+    ended_at: instant,
+    id: text,
+    plan: text,
+    quantity: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+    status: text,
+    subject: text,
+    trial_end: instant,
+  }),
+});
+/** The same, members in any order. */
 const parsedEvent = fc
   .record({
     type: text,
@@ -34,17 +51,32 @@ const parsedEvent = fc
     })),
   );
 
-describe('ingestPayloadHash', () => {
-  it('equals the SHA-256 of the canonical JSON for every event of the schema’s shape', () => {
+/** The data the log holds for an ingest event. */
+const dataOf = (e: { occurred_at: unknown; subscription: unknown }): unknown => ({ occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null });
+
+describe('encodeIngestEvent', () => {
+  it.each([
+    ['in sorted order (the schema’s)', sortedEvent],
+    ['in any order', parsedEvent],
+  ])('hashes the canonical JSON and writes the data of every event of the schema’s shape, members %s', (_order, events) => {
     fc.assert(
-      fc.property(parsedEvent, (e) => {
-        expect(ingestPayloadHash(e as never).toString('hex')).toBe(byDefinition(e));
+      fc.property(events, (e) => {
+        const encoded = encodeIngestEvent(e as never);
+        expect(encoded.payloadHash.toString('hex')).toBe(byDefinition(e));
+        expect(JSON.parse(encoded.data)).toEqual(JSON.parse(JSON.stringify(dataOf(e))));
       }),
       { numRuns: 5_000 },
     );
   });
 
-  it('equals it for what the schema itself outputs, defaults and normalised instants included', () => {
+  it('gets the schema’s output with its members in sorted order, the canonical one', () => {
+    const e = ingestEventSchema.parse({ id: 'e1', type: 'subscription.created', occurred_at: '2026-11-24T10:00:00Z', subscription: { subject: 'org_1', id: 'sub_1', status: 'active', plan: 'pro' } });
+    const members = Object.keys(e.subscription);
+    expect(members).toEqual([...members].sort());
+    expect(encodeIngestEvent(e).data).toBe(JSON.stringify({ occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null }));
+  });
+
+  it('hashes and writes what the schema itself outputs, defaults and normalised instants included', () => {
     const input = fc.record(
       {
         id: fc.stringMatching(/^[\x21-\x7e]{1,20}$/),
@@ -69,7 +101,9 @@ describe('ingestPayloadHash', () => {
     fc.assert(
       fc.property(input, (raw) => {
         const e = ingestEventSchema.parse(raw);
-        expect(ingestPayloadHash(e).toString('hex')).toBe(byDefinition(e));
+        const encoded = encodeIngestEvent(e);
+        expect(encoded.payloadHash.toString('hex')).toBe(byDefinition(e));
+        expect(JSON.parse(encoded.data)).toEqual(dataOf(e));
       }),
       { numRuns: 2_000 },
     );
@@ -108,6 +142,10 @@ describe('ingestPayloadHash', () => {
       { ...base, subscription: Object.values(base.subscription) },
       { ...base, type: 7 },
     ];
-    for (const e of shapes) expect(ingestPayloadHash(e as never).toString('hex')).toBe(byDefinition(e));
+    for (const e of shapes) {
+      const encoded = encodeIngestEvent(e as never);
+      expect(encoded.payloadHash.toString('hex')).toBe(byDefinition(e));
+      expect(encoded.data).toBe(JSON.stringify(dataOf(e)));
+    }
   });
 });

@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import {
-  DEFAULT_INGEST_SOURCE,
-  ingestEventSchema,
-  type IngestEvent,
-  type SubscriptionRecordedData,
-} from '@app/domain';
-import { PostgresEventStore, type NewEvent } from '@app/event-store';
-import { ingestPayloadHash } from './ingest-payload.hash.js';
+import { DEFAULT_INGEST_SOURCE, ingestEventSchema, type IngestEvent } from '@app/domain';
+import { JsonText, PostgresEventStore, type NewEvent } from '@app/event-store';
+import { encodeIngestEvent } from './ingest-payload.hash.js';
 import { ValidationError, fieldErrors, type FieldError } from '../http/problem.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
@@ -68,16 +63,18 @@ export class IngestService {
     const metadata = { actor };
     const newEvents: NewEvent[] = events.map((e) => {
       const source = e.source ?? DEFAULT_INGEST_SOURCE;
-      const data: SubscriptionRecordedData = { occurred_at: e.occurred_at, subscription: e.subscription, plan_refs: null };
+      // The data (a SubscriptionRecordedData: occurred_at, subscription, plan_refs null) and the
+      // hash of "the same body" (the same validated event, whatever its key order or spacing)
+      // are written from one serialisation of the subscription.
+      const encoded = encodeIngestEvent(e);
       return {
         streamId: subscriptionStream(source, e.subscription.id),
         type: e.type,
         source,
         sourceEventId: e.id,
         subject: e.subscription.subject,
-        // "The same body" is the same validated event, whatever its key order or spacing.
-        payloadHash: ingestPayloadHash(e),
-        data,
+        payloadHash: encoded.payloadHash,
+        data: new JsonText(encoded.data),
         // `data` is the validated event itself; verbatim copies are kept for provider webhooks.
         metadata,
         // Already a canonical instant (the schema normalises it).

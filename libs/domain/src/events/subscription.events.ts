@@ -80,17 +80,22 @@ export interface SubscriptionRecordedData {
   readonly plan_refs?: PlanRefs | null;
 }
 
+/**
+ * Members in sorted order, the order canonical JSON writes them: the parser's output has its
+ * members in the schema's order, so `JSON.stringify` of a validated subscription is already its
+ * canonical form (the ingest path hashes and stores that one string).
+ */
 export const subscriptionStateSchema = z
   .object({
-    id,
-    subject: id,
-    plan: id,
-    status: z.enum(SUBSCRIPTION_STATUSES),
-    quantity: z.number().int().min(0).max(1_000_000_000).default(1),
-    current_period_end: isoInstant.nullable().default(null),
-    cancel_at_period_end: z.boolean().default(false),
     cancel_at: isoInstant.nullable().default(null),
+    cancel_at_period_end: z.boolean().default(false),
+    current_period_end: isoInstant.nullable().default(null),
     ended_at: isoInstant.nullable().default(null),
+    id,
+    plan: id,
+    quantity: z.number().int().min(0).max(1_000_000_000).default(1),
+    status: z.enum(SUBSCRIPTION_STATUSES),
+    subject: id,
     trial_end: isoInstant.nullable().default(null),
   })
   .strict();
