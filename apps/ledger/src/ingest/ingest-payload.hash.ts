@@ -1,20 +1,12 @@
 import { hash } from 'node:crypto';
-import type { IngestEvent, SubscriptionState } from '@app/domain';
+import { subscriptionStateSchema, type IngestEvent } from '@app/domain';
 import { sha256OfCanonical } from '@app/billing';
 
-/** The members of a validated subscription, in the order canonical JSON sorts them. */
-const SORTED_MEMBERS = [
-  'cancel_at',
-  'cancel_at_period_end',
-  'current_period_end',
-  'ended_at',
-  'id',
-  'plan',
-  'quantity',
-  'status',
-  'subject',
-  'trial_end',
-] as const satisfies ReadonlyArray<keyof SubscriptionState>;
+/**
+ * The members of a validated subscription (the schema's), in the order canonical JSON sorts them
+ * (UTF-16 code units, as `canonicalJson`).
+ */
+const SORTED_MEMBERS: readonly string[] = Object.keys(subscriptionStateSchema.shape).sort();
 
 const PREFIXES = SORTED_MEMBERS.map((k, i) => `${i === 0 ? '' : ','}"${k}":`);
 
@@ -37,8 +29,8 @@ export interface EncodedIngestEvent {
  * The schema's output has a fixed shape: a plain object, strict, every optional member
  * defaulted, values of JSON's own types, members in the schema's order, which is the sorted one;
  * `JSON.stringify` of it is then its canonical form. Members in another order are written one
- * by one in sorted order; anything else (a member the schema gained and this list lacks, an
- * object of another kind) goes through the generic canonical JSON.
+ * by one in sorted order; anything else (members other than the schema's, an object of
+ * another kind) goes through the generic canonical JSON.
  */
 export function encodeIngestEvent(e: Hashed): EncodedIngestEvent {
   const subscription = typeof e.type === 'string' && typeof e.occurred_at === 'string' ? canonicalSubscription(e.subscription) : null;

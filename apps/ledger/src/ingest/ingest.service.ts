@@ -74,8 +74,8 @@ export class IngestService {
         sourceEventId: e.id,
         subject: e.subscription.subject,
         payloadHash: encoded.payloadHash,
+        // The validated event itself, not the body as sent (provider webhooks keep that verbatim).
         data: new JsonText(encoded.data),
-        // `data` is the validated event itself; verbatim copies are kept for provider webhooks.
         metadata,
         // Already a canonical instant (the schema normalises it).
         occurredAt: e.occurred_at,
