@@ -110,12 +110,14 @@ describe('blue/green rebuild through the admin API', () => {
     expect(final.result).toEqual({ position: expect.any(Number), subjects: expect.any(Number), generation: 1 });
     expect(final.processed).toBe(final.result.position);
     expect(final.processed).toBeGreaterThanOrEqual(seeded);
-    // Progress along the way: running, with processed climbing toward total.
+    // Progress along the way: running, processed never going back nor past total. (How far a
+    // poll gets to see it depends on how fast the rebuild goes; the progress a rebuild reports
+    // batch by batch is asserted in blue-green.rebuild.int-spec, and a job caught mid-rebuild
+    // in the next test.)
     const running = seen.filter((j) => j.state === 'running');
-    expect(running.length).toBeGreaterThan(1);
-    expect(running.some((j) => j.processed > 0 && j.processed < j.total)).toBe(true);
+    expect(running.length).toBeGreaterThan(0);
+    for (const j of running) expect(j.processed).toBeLessThanOrEqual(j.total);
     for (let i = 1; i < running.length; i++) expect(running[i].processed).toBeGreaterThanOrEqual(running[i - 1].processed);
-    expect(running.some((j) => j.rate > 0 && j.eta_s !== null)).toBe(true);
 
     expect(written).toBeGreaterThan(0);
     expect(reads).toBeGreaterThan(sample.length);
@@ -170,7 +172,13 @@ describe('blue/green rebuild through the admin API', () => {
       job = started.body.job;
       for (let i = 0; ; i++) {
         const j = (await http(`${base}/v1/admin/jobs/${job}`, { token: ADMIN_TOKEN })).body;
-        if (j.state === 'running' && j.phase === 'swapping' && j.processed > 0) break;
+        if (j.state === 'running' && j.phase === 'swapping' && j.processed > 0) {
+          // Caught with the whole log folded and written beside the live model, waiting on the
+          // checkpoint row: progress says so, with a rate and nothing left to go.
+          expect(j).toMatchObject({ total: j.processed, eta_s: 0, finished_at: null, error: null });
+          expect(j.rate).toBeGreaterThan(0);
+          break;
+        }
         if (j.state !== 'running' || i > 2000) throw new Error(`rebuild not caught waiting to swap: ${JSON.stringify(j)}`);
         await sleep(5);
       }
