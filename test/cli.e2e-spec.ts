@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from './support/test-database.j
 import { scratchDir } from './support/scratch.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, TEST_PLANS, http, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 import { waitForPosition } from './support/projection-check.js';
+import { waitFor } from './support/edge-client.js';
 
 const DAY = 86_400_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -441,6 +442,8 @@ describe('replay, what-if, rebuild and API keys', () => {
     expect(c.code).toBe(0);
     const created = json(c);
     expect(created).toEqual({ key: expect.stringMatching(/^lsk_/), id: expect.stringMatching(/^ak_/), name: 'ci', subject: 'org_main', position: expect.any(Number) });
+    // The listing reads the entitlement model: it holds the key once the projector has applied it.
+    await waitForPosition(base, ADMIN_TOKEN, created.position);
     const listed = await http(`${base}/v1/admin/subjects/org_main/api-keys`, { token: ADMIN_TOKEN });
     expect(listed.body.api_keys.map((k: { id: string }) => k.id)).toContain(created.id);
     const r = await run('api-keys', 'revoke', 'org_main', created.id, '--json');
@@ -450,7 +453,12 @@ describe('replay, what-if, rebuild and API keys', () => {
     const human = await run('api-keys', 'create', 'org_main', '--name', 'human');
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/lsk_/);
-    const after = await http(`${base}/v1/admin/subjects/org_main/api-keys`, { token: ADMIN_TOKEN });
+    // Once the listing holds that key (the projector has applied it), it shows its id, not the key.
+    const after = await waitFor('the human-created key listed', async () => {
+      const r = await http(`${base}/v1/admin/subjects/org_main/api-keys`, { token: ADMIN_TOKEN });
+      return r.body.api_keys.some((k: { name: string }) => k.name === 'human') ? r : undefined;
+    });
+    expect(after.body.api_keys.map((k: { name: string }) => k.name)).toEqual(['human']);
     expect(after.text).not.toMatch(/lsk_/);
   });
 });

@@ -51,8 +51,9 @@ describe('logs', () => {
     const bad = await http(`${ledger.url}/v1/events`, { token: 'lgr_0123456789abcdef_not-a-real-secret-value-at-all-xxxxxxxxxx', body: subscriptionEvent() });
     expect(bad.status).toBe(401);
     const minted = await http(`${ledger.url}/v1/admin/tokens`, { token: ADMIN_TOKEN, body: { name: 'x', scopes: ['events:write'] } });
-    // Lines are buffered, but a quiet service still writes them within its flush interval (1 s).
-    const deadline = Date.now() + 3_000;
+    // Lines are buffered, but a quiet service still writes them within its flush interval (1 s;
+    // a loaded machine runs that timer late, so the wait allows for it).
+    const deadline = Date.now() + 20_000;
     while (!lines.some((l) => l.includes('"reqId":"req-test-42"')) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -22,7 +22,9 @@ describe('npm run demo', () => {
     expect(line(up, 'exports')).toMatch(/allowed .* source fresh granted/);
     expect(line(up, 'sso')).toMatch(/denied .* not_granted/);
     const restarted = section('Restarting the edge verifier');
-    expect(line(restarted, 'api')).toMatch(/allowed .* source fresh/);
+    // From its disk cache at once: fresh, or stale where stopping the ledger and restarting the
+    // edge outlasted the manifest's 10 s (a loaded machine); either way it still decides.
+    expect(line(restarted, 'api')).toMatch(/allowed .* source (fresh|stale)/);
     const expired = section("Past the manifest's expiry");
     expect(line(expired, 'api')).toMatch(/allowed .* source stale stale_within_grace/);
     expect(line(expired, 'seats')).toMatch(/allowed .* source stale stale_within_grace/);

@@ -248,16 +248,22 @@ describe('edge verifier through a ledger outage (SNAPSHOT_TTL_S 6)', () => {
 
   it('keeps answering the same decisions after the ledger is SIGKILLed (fresh, then stale); a restart answers from its disk cache', async () => {
     for (const feature of Object.keys(watched)) expect(baseline.get(`${classSubject}/${feature}`).allowed).toBe(true);
+    // Counted from the edge's start: a busy start may already have gone stale and back once.
+    const wentStaleBefore = await metric(lenient.url, 'edge_verifier_state_transitions_total', { from: 'fresh', to: 'stale' });
     expect(await ledger.kill('SIGKILL')).toBe('SIGKILL');
     firstDenied = watchClasses();
     firstDenied.catch(() => undefined);
     await sleep(300);
     const held = (await edgeHealth(lenient.url)).body;
-    const expectSame = async (url: string, source: 'fresh' | 'stale'): Promise<void> => {
+    const expectSame = async (url: string, from: 'fresh' | 'stale'): Promise<void> => {
+      let source = from;
       for (const subject of subjects) {
         for (const feature of FEATURES) {
           const d = await edgeCheck(url, subject, feature);
           const b = baseline.get(`${subject}/${feature}`);
+          // A pass begun while fresh may outlast exp on a loaded machine: from the first answer
+          // that is not fresh on, every answer must be what the stale rules say.
+          if (source === 'fresh' && d.source !== 'fresh') source = 'stale';
           if (feature === 'exports' && source === 'stale') {
             // class C fails closed at exp
             expect(d).toMatchObject({ allowed: false, source: 'none', reason: 'past_grace' });
@@ -277,7 +283,7 @@ describe('edge verifier through a ledger outage (SNAPSHOT_TTL_S 6)', () => {
     expect(stale.status).toBe(200);
     expect(stale.body).toMatchObject({ source: 'stale', seq: held.seq, ver: held.ver });
     await expectSame(lenient.url, 'stale');
-    expect(await metric(lenient.url, 'edge_verifier_state_transitions_total', { from: 'fresh', to: 'stale' })).toBe(1);
+    expect(await metric(lenient.url, 'edge_verifier_state_transitions_total', { from: 'fresh', to: 'stale' })).toBe(wentStaleBefore + 1);
 
     // the ledger is still down: the restarted verifier starts from its re-verified disk cache
     expect(await lenient.kill('SIGTERM')).toBe(0);

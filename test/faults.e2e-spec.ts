@@ -35,7 +35,12 @@ describe('fault: PostgreSQL stopped and started again', () => {
     const before = subscriptionEvent();
     expect((await http(url, { token: INGEST_TOKEN, body: before })).status).toBe(200);
     // A snapshot held in memory keeps the class A read path up through the outage.
-    for (let i = 0; i < 100 && (await http(`${ledger.url}/health/ready`)).body.status !== 'ok'; i++) await sleep(100);
+    let readyBefore = await http(`${ledger.url}/health/ready`);
+    for (const deadline = Date.now() + 30_000; readyBefore.body.status !== 'ok' && Date.now() < deadline; ) {
+      await sleep(100);
+      readyBefore = await http(`${ledger.url}/health/ready`);
+    }
+    expect(readyBefore.body.status).toBe('ok');
 
     await database!.stop();
     database = null;

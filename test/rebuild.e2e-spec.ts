@@ -120,7 +120,8 @@ describe('blue/green rebuild through the admin API', () => {
     for (let i = 1; i < running.length; i++) expect(running[i].processed).toBeGreaterThanOrEqual(running[i - 1].processed);
 
     expect(written).toBeGreaterThan(0);
-    expect(reads).toBeGreaterThan(sample.length);
+    // The first pass over the sample starts while the job runs; more depend on how long it takes.
+    expect(reads).toBeGreaterThanOrEqual(sample.length);
     expect(mismatches).toEqual([]);
 
     await waitForPosition(base, ADMIN_TOKEN, lastWrite, 60_000);

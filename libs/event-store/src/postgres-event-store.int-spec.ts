@@ -57,12 +57,15 @@ describe('PostgresEventStore', () => {
       const { rows } = await other.query<{ position: string }>('SELECT position FROM log_head FOR UPDATE');
       const head = Number(rows[0]!.position);
       const pending = append(s);
-      for (let i = 0; i < 200; i++) {
+      // The append must be seen waiting on the lock: otherwise `meanwhile` would not come
+      // between its look-ups and its insert, and the test would not test that path.
+      for (const deadline = Date.now() + 30_000; ; ) {
         const waiting = await pool.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
           [statement],
         );
         if (waiting.rows[0]!.n > 0) break;
+        if (Date.now() > deadline) throw new Error(`the append never waited on the log lock (${statement})`);
         await new Promise((r) => setTimeout(r, 10));
       }
       await meanwhile(other, head);

@@ -454,7 +454,12 @@ describe('createVerifier: staleness, grace and the time floor', () => {
     await started({ cache });
     const saves = cache.saves;
     nowMs = T0 + 42_000;
-    await new Promise((resolve) => setTimeout(resolve, 5_300));
+    // Saved on a tick a few seconds on (how late depends on the timers of a loaded machine):
+    // waits for the save rather than for a fixed time, and fails if none comes in 15 s.
+    const deadline = Date.now() + 15_000;
+    while (!(cache.saves > saves && cache.state?.timeFloor === T0 + 42_000) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(cache.saves).toBeGreaterThan(saves);
     expect(cache.state!.timeFloor).toBe(T0 + 42_000);
     expect(cache.state!.manifest).toBe(ledger.latest);
