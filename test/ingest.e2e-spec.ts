@@ -84,44 +84,44 @@ describe('POST /v1/events', () => {
   });
 
   describe('bad input gets a 4xx problem and changes nothing', () => {
-    const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number]> = [
-      ['malformed JSON', () => http(url, { token: INGEST_TOKEN, raw: '{"id": "evt_x", ' }), 400],
-      ['an empty body', () => http(url, { token: INGEST_TOKEN, raw: '' }), 400],
-      ['JSON that is not an event', () => http(url, { token: INGEST_TOKEN, body: 42 }), 400],
-      ['a schema violation', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { status: 'bogus' }) }), 400],
-      ['an unknown field', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { cancel_at_period_ends: true }) }), 400],
-      ['a date without a time zone', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: '2026-11-24T10:00:00' }) }), 400],
-      ['a date that is not one', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: 'yesterday' }, { trial_end: '2026-02-30T10:00:00Z' }) }), 400],
-      ['an instant over 40 characters', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: `2026-11-24T10:00:00.${'1'.repeat(30)}Z` }) }), 400],
-      ['a reserved source', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ source: 'stripe' }) }), 400],
-      ['an empty batch', () => http(url, { token: INGEST_TOKEN, body: [] }), 400],
-      ['a batch over 1000', () => http(url, { token: INGEST_TOKEN, body: Array.from({ length: 1001 }, () => ({ id: 'x' })) }), 400],
-      ['a batch with one invalid event', () => http(url, { token: INGEST_TOKEN, body: [subscriptionEvent(), { id: 'evt_bad' }] }), 400],
-      ['a prototype-poisoning body', () => http(url, { token: INGEST_TOKEN, raw: `{"__proto__": {"admin": true}, "id": "evt_p"}` }), 400],
-      ['a body over LEDGER_MAX_BODY', () => http(url, { token: INGEST_TOKEN, raw: JSON.stringify({ pad: 'x'.repeat(MAX_BODY) }) }), 413],
-      ['a non-JSON content type', () => http(url, { token: INGEST_TOKEN, raw: 'id=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415],
-      ['no credential', () => http(url, { body: subscriptionEvent() }), 401],
-      ['malformed JSON without a credential (credentials are judged first)', () => http(url, { raw: '{"id": ' }), 401],
-      ['malformed JSON with a bad Ledger-Signature', () => http(url, { raw: '{"id": ', headers: { 'ledger-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` } }), 401],
-      ['an unknown token', () => http(url, { token: 'not-a-real-token-at-all-000', body: subscriptionEvent() }), 401],
-      ['a forged minted-looking token', () => http(url, { token: `lgr_0123456789abcdef_${'A'.repeat(43)}`, body: subscriptionEvent() }), 401],
+    const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]> = [
+      ['malformed JSON', () => http(url, { token: INGEST_TOKEN, raw: '{"id": "evt_x", ' }), 400, 'malformed-json'],
+      ['an empty body', () => http(url, { token: INGEST_TOKEN, raw: '' }), 400, 'malformed-json'],
+      ['JSON that is not an event', () => http(url, { token: INGEST_TOKEN, body: 42 }), 400, 'validation-failed'],
+      ['a schema violation', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { status: 'bogus' }) }), 400, 'validation-failed'],
+      ['an unknown field', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({}, { cancel_at_period_ends: true }) }), 400, 'validation-failed'],
+      ['a date without a time zone', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: '2026-11-24T10:00:00' }) }), 400, 'validation-failed'],
+      ['a date that is not one', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: 'yesterday' }, { trial_end: '2026-02-30T10:00:00Z' }) }), 400, 'validation-failed'],
+      ['an instant over 40 characters', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ occurred_at: `2026-11-24T10:00:00.${'1'.repeat(30)}Z` }) }), 400, 'validation-failed'],
+      ['a reserved source', () => http(url, { token: INGEST_TOKEN, body: subscriptionEvent({ source: 'stripe' }) }), 400, 'validation-failed'],
+      ['an empty batch', () => http(url, { token: INGEST_TOKEN, body: [] }), 400, 'validation-failed'],
+      ['a batch over 1000', () => http(url, { token: INGEST_TOKEN, body: Array.from({ length: 1001 }, () => ({ id: 'x' })) }), 400, 'validation-failed'],
+      ['a batch with one invalid event', () => http(url, { token: INGEST_TOKEN, body: [subscriptionEvent(), { id: 'evt_bad' }] }), 400, 'validation-failed'],
+      ['a prototype-poisoning body', () => http(url, { token: INGEST_TOKEN, raw: `{"__proto__": {"admin": true}, "id": "evt_p"}` }), 400, 'malformed-json'],
+      ['a body over LEDGER_MAX_BODY', () => http(url, { token: INGEST_TOKEN, raw: JSON.stringify({ pad: 'x'.repeat(MAX_BODY) }) }), 413, 'body-too-large'],
+      ['a non-JSON content type', () => http(url, { token: INGEST_TOKEN, raw: 'id=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported-media-type'],
+      ['no credential', () => http(url, { body: subscriptionEvent() }), 401, 'unauthenticated'],
+      ['malformed JSON without a credential (credentials are judged first)', () => http(url, { raw: '{"id": ' }), 401, 'unauthenticated'],
+      ['malformed JSON with a bad Ledger-Signature', () => http(url, { raw: '{"id": ', headers: { 'ledger-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` } }), 401, 'signature-invalid'],
+      ['an unknown token', () => http(url, { token: 'not-a-real-token-at-all-000', body: subscriptionEvent() }), 401, 'unauthenticated'],
+      ['a forged minted-looking token', () => http(url, { token: `lgr_0123456789abcdef_${'A'.repeat(43)}`, body: subscriptionEvent() }), 401, 'unauthenticated'],
       ['a bad Ledger-Signature, even with a valid token', () => {
         const raw = JSON.stringify(subscriptionEvent());
         return http(url, { token: INGEST_TOKEN, raw, headers: { 'ledger-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` } });
-      }, 401],
+      }, 401, 'signature-invalid'],
       ['a stale Ledger-Signature', () => {
         const raw = JSON.stringify(subscriptionEvent());
         const header = signStripeScheme(raw, INGEST_SECRET, Math.floor(Date.now() / 1000) - 3600);
         return http(url, { raw, headers: { 'ledger-signature': header } });
-      }, 401],
+      }, 401, 'signature-stale'],
     ];
 
-    it.each(cases)('%s', async (_name, send, status) => {
+    it.each(cases)('%s', async (_name, send, status, slug) => {
       const before = await count();
       const res = await send();
       expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+      expect(res.body).toMatchObject({ type: `/problems/${slug}`, title: expect.any(String), status, detail: expect.any(String) });
       expect(res.headers.get('x-request-id')).toBeTruthy();
       expect(await count()).toBe(before);
     });

@@ -34,6 +34,7 @@ const byCode: Record<string, { status: number; slug: string; title: string }> = 
   APPEND_REJECTED: { status: 422, slug: 'append-rejected', title: 'Event refused by the store' },
   DATABASE_UNAVAILABLE: { status: 503, slug: 'database-unavailable', title: 'Database unavailable' },
   NOT_READY: { status: 503, slug: 'not-ready', title: 'Not ready' },
+  SHUTTING_DOWN: { status: 503, slug: 'shutting-down', title: 'Shutting down' },
 };
 
 // Fastify's own request errors (body parsing, limits), by their stable codes.
@@ -47,6 +48,10 @@ const fastifyCodes: Record<string, { status: number; slug: string; title: string
 
 /** Builds the problem+json body and status for any thrown value. */
 export function toProblem(err: unknown, maxBody: number): ProblemDetails {
+  // Nest's Fastify adapter wraps Fastify's own 4xx errors in an HttpException (the original is
+  // its cause): judged by the original's code, they get their own type and detail.
+  const cause = err instanceof HttpException ? (err.cause as { code?: unknown } | undefined) : undefined;
+  if (typeof cause?.code === 'string' && fastifyCodes[cause.code]) return toProblem(cause, maxBody);
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : '';
   const message = err instanceof Error ? err.message : String(err);
 
@@ -120,7 +125,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     } else if (problem.status === 422) {
       this.logger.warn({ reqId: request.id, cause: (err as { cause?: Error }).cause?.message }, 'event refused by the database');
     } else if (problem.status === 503) {
-      this.logger.warn({ reqId: request.id, cause: (err as Error)?.message }, 'database unavailable');
+      this.logger.warn({ reqId: request.id, cause: (err as Error)?.message }, problem.title.toLowerCase());
     }
     sendProblem(reply, request, problem);
   }
