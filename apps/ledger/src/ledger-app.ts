@@ -66,7 +66,9 @@ export async function createLedgerApp(options: {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Requests that arrive while the server closes (on a keep-alive connection already open)
+    // are answered by the onRequest hook below: problem+json with Retry-After, as every 503.
+    return503OnClosing: false,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // No Nest middleware is used (see AppModule's LoggerModule), so no middie layer per request.
@@ -89,12 +91,23 @@ export async function createLedgerApp(options: {
   // id (a UUID, or a header that matched REQUEST_ID): nothing a secret can be in. It is written
   // without the redaction pass, which was about 40% of the line's cost (2.5–3 µs a request).
   const accessLog = logger.child({}, { redact: [] });
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   // Every body this API takes is JSON: refuse other media types before any parser runs.
   // Callback-style hooks: they run on every request, and an async hook costs a promise each.
   fastify.addHook('onRequest', (req, reply, done) => {
     // Set here, not in an onSend hook (one hook less per request): Fastify keeps the headers
     // set on a reply when an error answers it.
     void reply.header('x-request-id', req.id);
+    if (closing) {
+      // Requests in flight finish; a new one goes elsewhere (or comes back after the restart).
+      void reply.header('connection', 'close');
+      done(Object.assign(new Error('the service is shutting down; retry (another instance, or this one once it is back)'), { code: 'SHUTTING_DOWN', statusCode: 503 }));
+      return;
+    }
     const type = req.headers['content-type'];
     if (type !== undefined && !JSON_TYPE.test(type)) {
       done(Object.assign(new Error(`send the body as application/json (got ${type.split(';')[0]})`), {
