@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -11,6 +12,20 @@ const int = (min: number, hint: string) =>
     .regex(/^\d+$/, `must be a whole number (${hint})`)
     .transform(Number)
     .refine((n) => n >= min, `must be at least ${min} (${hint})`);
+
+/** A file the service reads at start: checked here, so a wrong path fails before anything starts. */
+const readableFile = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((p) => {
+      try {
+        accessSync(p, constants.R_OK);
+        return statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    }, `must name a readable file (${what})`);
 
 const list = z
   .string()
@@ -37,8 +52,8 @@ const envSchema = z.object({
   STRIPE_TOLERANCE_S: int(1, 'seconds').default(300),
   PADDLE_WEBHOOK_SECRETS: list.default([]),
   PADDLE_TOLERANCE_S: int(1, 'seconds').default(300),
-  LEDGER_SIGNING_KEY: z.string().min(1).optional(),
-  LEDGER_PLANS: z.string().min(1).optional(),
+  LEDGER_SIGNING_KEY: readableFile('a private JWK or PKCS#8 PEM file; unset, a key is generated in LEDGER_DATA_DIR').optional(),
+  LEDGER_PLANS: readableFile('the plan catalog, JSON like ./plans.json').optional(),
   LEDGER_MAX_BODY: int(1024, 'bytes').default(1_048_576),
   SNAPSHOT_TTL_S: int(5, 'seconds').default(900),
   TOKEN_TTL_S: int(5, 'seconds').default(900),
