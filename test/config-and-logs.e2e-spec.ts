@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
+import pg from 'pg';
 import { projectRoot } from '../libs/event-store/src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, http, spawnLedger, subscriptionEvent } from './support/ledger-harness.js';
+import { ADMIN_TOKEN, INGEST_TOKEN, http, spawnLedger, subscriptionEvent, testEnv } from './support/ledger-harness.js';
+import { spawnLedgerProcess } from './support/ledger-process.js';
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -23,6 +26,8 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ connection string/],
     [{ LEDGER_ADMIN_TOKEN: 'short' }, /LEDGER_ADMIN_TOKEN must be at least 16 characters/],
     [{ LEDGER_MAX_BODY: '10' }, /LEDGER_MAX_BODY must be at least 1024/],
+    [{ LEDGER_PLANS: '/nonexistent/plans.json' }, /LEDGER_PLANS must name a readable file \(the plan catalog.*\(got "\/nonexistent\/plans.json"\)/],
+    [{ LEDGER_SIGNING_KEY: projectRoot() }, /LEDGER_SIGNING_KEY must name a readable file \(a private JWK or PKCS#8 PEM file/],
   ])('refuses %j with a message saying how to fix it, exit 78', async (env, message) => {
     const { code, stderr } = await runMain(env);
     expect(code).toBe(78);
@@ -66,6 +71,45 @@ describe('logs', () => {
     expect(lines.filter((l) => (l.match(/"reqId":/g) ?? []).length > 1)).toEqual([]);
     for (const secret of [ADMIN_TOKEN, INGEST_TOKEN, 'not-a-real-secret-value', minted.body.token.split('_').pop()]) {
       expect(all).not.toContain(secret);
+    }
+  });
+
+  it('without LEDGER_ADMIN_TOKEN, the first start prints a generated admin token once, on stderr (never in the log lines), and stores only its hash', async () => {
+    const env = testEnv(db.url, { LOG_LEVEL: 'info' });
+    delete env.LEDGER_ADMIN_TOKEN;
+    const first = await spawnLedgerProcess(env);
+    const TOKEN = /lgr_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/;
+    // Written before the service listens, but stderr is another pipe: read once it has arrived.
+    for (const deadline = Date.now() + 20_000; !TOKEN.test(first.errorOutput()) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const printed = [...first.errorOutput().matchAll(new RegExp(TOKEN, 'g'))].map((m) => m[0]);
+    expect(printed).toHaveLength(1);
+    const token = printed[0]!;
+    const secret = token.split('_').slice(2).join('_');
+    const minted = await http(`${first.url}/v1/admin/tokens`, { token, body: { name: 'by-bootstrap', scopes: ['events:write'] } });
+    expect(minted.status).toBe(201);
+    expect(await first.kill('SIGTERM')).toBe(0);
+    const stdout = first.output().replace(first.errorOutput(), '');
+    expect(stdout).toContain('generated bootstrap admin token');
+    expect(stdout).not.toContain(secret);
+
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query("SELECT id, scopes, secret_hash FROM api_tokens WHERE name = 'bootstrap-admin'");
+      expect(rows).toEqual([{ id: token.split('_')[1], scopes: ['admin'], secret_hash: createHash('sha256').update(secret).digest() }]);
+    } finally {
+      await client.end();
+    }
+
+    // Once: a restart prints none, and the printed one keeps working.
+    const second = await spawnLedgerProcess(env);
+    try {
+      expect(second.errorOutput()).not.toMatch(/lgr_/);
+      expect((await http(`${second.url}/v1/admin/tokens`, { token, body: { name: 'after-restart', scopes: ['events:write'] } })).status).toBe(201);
+    } finally {
+      await second.kill('SIGTERM');
     }
   });
 });

@@ -8,6 +8,8 @@ export interface ServiceProcess {
   readonly exited: Promise<number | string>;
   /** Everything it wrote to stdout and stderr so far (the last 256 KiB). */
   output(): string;
+  /** What it wrote to stderr alone (the last 64 KiB). */
+  errorOutput(): string;
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -72,6 +74,10 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
     while (kept > 262_144 && chunks.length > 1) kept -= chunks.shift()!.length;
   };
   const output = (): string => chunks.join('');
+  let errors = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    errors = (errors + d.toString()).slice(-65_536);
+  });
   child.stderr!.on('data', keep);
   child.stdout!.on('data', keep);
   const url = await new Promise<string>((resolve, reject) => {
@@ -106,6 +112,7 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
     child,
     exited,
     output,
+    errorOutput: () => errors,
     kill: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -165,7 +165,8 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
       [id, BOOTSTRAP_ID, sha256(secret)],
     );
     if (!rowCount) return;
-    process.stdout.write(
+    // On stderr: stdout carries the JSON log lines (and a log pipeline), which this is not.
+    process.stderr.write(
       [
         '',
         '  No LEDGER_ADMIN_TOKEN was set, so an admin token was generated. It is shown once',
@@ -176,7 +177,7 @@ export class TokenService implements OnModuleInit, OnApplicationShutdown {
         '',
       ].join('\n'),
     );
-    this.logger.log(`generated bootstrap admin token ${id} (printed once to stdout)`);
+    this.logger.log(`generated bootstrap admin token ${id} (printed once to stderr)`);
   }
 }
 
