@@ -238,12 +238,25 @@ describe('tokens, health, metrics', () => {
   });
 
   it('exposes Prometheus metrics for ingest', async () => {
-    await http(`${ledger.url}/v1/events`, { token: INGEST_TOKEN, body: subscriptionEvent() });
+    const appended = await http(`${ledger.url}/v1/events`, { token: INGEST_TOKEN, body: subscriptionEvent() });
+    expect((await http(`${ledger.url}/v1/events`, { token: INGEST_TOKEN, body: { id: 'evt_not_an_event' } })).status).toBe(400);
     const res = await http(`${ledger.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/ledger_ingest_events_total\{source="api",result="appended"\} \d+/);
-    expect(res.text).toMatch(/ledger_log_head_position \d+/);
+    const head = Number((await pool.query('SELECT position FROM log_head')).rows[0].position);
+    expect(head).toBeGreaterThanOrEqual(appended.body.position);
+    expect(Number(/^ledger_log_head_position (\d+)$/m.exec(res.text)?.[1])).toBeGreaterThanOrEqual(appended.body.position);
     expect(res.text).toContain('ledger_http_request_duration_seconds_bucket');
+    expect(res.text).toMatch(/ledger_http_request_duration_seconds_count\{method="POST",route="\/v1\/events",status="400"\} [1-9]/);
+
+    // Another instance on the same log reports its head from the start, before appending anything.
+    const other = await startLedger(db.url, { LEDGER_ROLE: 'api' });
+    try {
+      const fresh = await http(`${other.url}/metrics`);
+      expect(Number(/^ledger_log_head_position (\d+)$/m.exec(fresh.text)?.[1])).toBeGreaterThanOrEqual(head);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers unknown routes with a problem', async () => {

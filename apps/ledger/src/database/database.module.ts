@@ -35,7 +35,7 @@ export const DATABASE_URL = Symbol('DATABASE_URL');
               metrics.groupCommitEvents.observe(events);
               if (replanned) metrics.groupCommitReplans.inc();
               metrics.groupCommitDuration.observe(durationMs / 1000);
-              metrics.headPosition.set(head);
+              metrics.noteHead(head);
             },
             circuitChanged: (state) => {
               metrics.dbCircuitOpen.set(state === 'open' ? 1 : 0);
@@ -71,9 +71,14 @@ export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
     private readonly store: PostgresEventStore,
     private readonly notifier: LogNotifier,
     private readonly health: HealthRegistry,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
+    // The head gauge starts from the log, not from 0, and an instance that only reads (a
+    // worker) follows the notifications.
+    this.metrics.noteHead(await this.store.head());
+    this.metrics.followHead(() => this.notifier.notifiedHead);
     // Only the projector follows the log, and an api instance runs none: it holds no LISTEN
     // connection, and the server wakes no backend of it for every group committed.
     const follows = this.config.role !== 'api';

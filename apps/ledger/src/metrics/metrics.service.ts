@@ -8,7 +8,7 @@ export class MetricsService {
 
   readonly ingestEvents = new Counter({
     name: 'ledger_ingest_events_total',
-    help: 'Events received for ingest, by source and result (appended, duplicate, rejected).',
+    help: 'Events handed to the log, by source and result: appended, duplicate, or rejected by the store. Requests refused before (credentials, validation, size) are counted by ledger_http_request_duration_seconds with their status.',
     labelNames: ['source', 'result'] as const,
     registers: [this.registry],
   });
@@ -41,10 +41,18 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** The highest head this instance has committed or read; see noteHead and followHead. */
+  private knownHead = 0;
+  private readonly headSources: Array<() => number> = [];
+
   readonly headPosition = new Gauge({
     name: 'ledger_log_head_position',
-    help: 'Highest committed log position seen by this instance.',
+    help: 'Highest committed log position seen by this instance (read at start, then from its own commits and the log notifications).',
     registers: [this.registry],
+    collect: () => {
+      for (const source of this.headSources) this.knownHead = Math.max(this.knownHead, source());
+      this.headPosition.set(this.knownHead);
+    },
   });
 
   readonly dbCircuitOpen = new Gauge({
@@ -55,5 +63,15 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A head this instance knows of (read at start, or returned by a commit). */
+  noteHead(head: number): void {
+    if (head > this.knownHead) this.knownHead = head;
+  }
+
+  /** A source of the head read at each scrape (e.g. the log notifications' head). */
+  followHead(source: () => number): void {
+    this.headSources.push(source);
   }
 }
