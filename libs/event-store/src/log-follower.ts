@@ -146,6 +146,7 @@ export class LogFollower {
     let backoff = 100;
     while (!signal.aborted) {
       try {
+        const notified = this.notifier.notifiedHead;
         const batch = await this.store.readForward(cursor, batchSize);
         if (batch.length > 0) {
           await handle(batch);
@@ -153,6 +154,11 @@ export class LogFollower {
           backoff = 100;
           if (batch.length === batchSize) continue;
         }
+        // A notification that came during the read or the handler woke no one (nobody was
+        // waiting yet), and the read may have missed what it announced: read again rather
+        // than wait for the next one or the poll. Only a notification that came during this
+        // pass counts, so a head we cannot see (a log reset under us) cannot spin this loop.
+        if (this.notifier.notifiedHead > Math.max(cursor, notified)) continue;
         await this.notifier.wait(poll, signal);
       } catch (err) {
         this.options.onError?.(err);

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createPool, LogFollower, LogNotifier, PostgresEventStore, type NewEvent, type RecordedEvent } from './index.js';
+
+function event(source: string, id: string): NewEvent {
+  return { streamId: `s-${id}`, type: 'test.happened', source, sourceEventId: id, payloadHash: createHash('sha256').update(id).digest(), data: { id } };
+}
+
+/** Resolves once `condition` holds; the deadline only turns a hang into a failure that says what it waited for. */
+async function until(what: string, condition: () => boolean | Promise<boolean>, deadlineMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + deadlineMs; !(await condition()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A store whose first readForward, once PostgreSQL has answered it, is held until `release`:
+ * the test then commits events (and sees their notification arrive) while the follower's read
+ * is, for the follower, still in flight.
+ */
+class HeldFirstReadStore extends PostgresEventStore {
+  private held = false;
+  private answered!: () => void;
+  /** Resolves when the first read has been answered by the server (and is being held). */
+  readonly firstReadAnswered = new Promise<void>((r) => (this.answered = r));
+  release!: () => void;
+  private readonly released = new Promise<void>((r) => (this.release = r));
+
+  override async readForward(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+    const events = await super.readForward(afterPosition, limit);
+    if (!this.held) {
+      this.held = true;
+      this.answered();
+      await this.released;
+    }
+    return events;
+  }
+}
+
+describe('LogFollower', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 4 });
+    store = new PostgresEventStore(pool);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  it.each([
+    ['nothing', 0],
+    ['a partial batch', 3],
+  ])('reads again, without waiting for the poll, when a notification came while its read (answering %s) was in flight', async (_label, before) => {
+    const source = `missed-${before}`;
+    const start = await store.head();
+    for (let i = 0; i < before; i++) await store.append({ events: [event(source, `b${i}`)] });
+    const notifier = new LogNotifier(db.url);
+    await notifier.start();
+    expect(notifier.listening).toBe(true);
+    const readPool = createPool({ connectionString: db.url, max: 1 });
+    const reader = new HeldFirstReadStore(readPool);
+    // Longer than the test may run: only a notification can make the follower read again.
+    const follower = new LogFollower(reader, notifier, { pollIntervalMs: 3_600_000, batchSize: 100 });
+    const seen: RecordedEvent[] = [];
+    const abort = new AbortController();
+    const following = follower.run(start, async (batch) => void seen.push(...batch), abort.signal);
+    try {
+      await reader.firstReadAnswered;
+      const late = await store.append({ events: [event(source, 'late')] });
+      const position = late.events[0]!.position;
+      // The notification has reached the notifier while no one waited on it.
+      await until('the notification of the late event', () => notifier.notifiedHead >= position);
+      reader.release();
+      await until('the follower to hand over the late event', () => seen.length >= before + 1);
+      expect(seen.map((e) => e.position)).toEqual(Array.from({ length: before + 1 }, (_, i) => start + i + 1));
+      expect(seen.at(-1)!.sourceEventId).toBe('late');
+    } finally {
+      reader.release();
+      abort.abort();
+      await following;
+      await notifier.stop();
+      await reader.close();
+      await readPool.end();
+    }
+  });
+});
