@@ -92,4 +92,47 @@ describe('LogFollower', () => {
       await readPool.end();
     }
   });
+
+  it('sees every event exactly once, in position order, by polling alone when its notifier is not listening', async () => {
+    // Never started: no LISTEN session, so no notification ever wakes the follower.
+    const notifier = new LogNotifier(db.url);
+    const followerPool = createPool({ connectionString: db.url, max: 1 });
+    const follower = new LogFollower(new PostgresEventStore(followerPool), notifier, { pollIntervalMs: 20, batchSize: 7 });
+    const start = await store.head();
+    const seen: RecordedEvent[] = [];
+    const abort = new AbortController();
+    const following = follower.run(start, async (batch) => void seen.push(...batch), abort.signal);
+
+    // Writers of their own (as separate processes would be), committing while the follower polls.
+    const writers = 4;
+    const perWriter = 60;
+    const pools = Array.from({ length: writers }, () => createPool({ connectionString: db.url, max: 1 }));
+    const stores = pools.map((p) => new PostgresEventStore(p));
+    const acked = new Map<string, number>();
+    try {
+      await Promise.all(
+        stores.map(async (s, w) => {
+          for (let i = 0; i < perWriter; i += 3) {
+            const results = await Promise.all([0, 1, 2].map((k) => s.append({ events: [event('poll', `w${w}-${i + k}`)] })));
+            for (const r of results) acked.set(r.events[0]!.sourceEventId, r.events[0]!.position);
+          }
+        }),
+      );
+      // A last event after all the others: once it is seen, anything handed over twice would be too.
+      const marker = await store.append({ events: [event('poll', 'marker')] });
+      acked.set('marker', marker.events[0]!.position);
+      await until('the follower to reach the marker', () => seen.some((e) => e.sourceEventId === 'marker'));
+      expect(notifier.listening).toBe(false);
+    } finally {
+      abort.abort();
+      await following;
+      await Promise.all(stores.map((s) => s.close()));
+      await Promise.all([...pools, followerPool].map((p) => p.end()));
+    }
+
+    const total = writers * perWriter + 1;
+    expect(seen.map((e) => e.position)).toEqual(Array.from({ length: total }, (_, i) => start + i + 1));
+    expect(new Set(seen.map((e) => e.sourceEventId)).size).toBe(total);
+    for (const e of seen) expect(acked.get(e.sourceEventId)).toBe(e.position);
+  });
 });
