@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createPool, isDatabaseUnavailable } from './index.js';
+
+describe('createPool', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: false });
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  async function settings(pool: pg.Pool): Promise<[string, string]> {
+    const statement = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
+    const idle = await pool.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
+    return [statement.rows[0]!.statement_timeout, idle.rows[0]!.idle_in_transaction_session_timeout];
+  }
+
+  it('gives its sessions the statement and idle-in-transaction timeouts, by default and as configured', async () => {
+    const defaults = createPool({ connectionString: db.url, max: 1 });
+    const configured = createPool({ connectionString: db.url, max: 1, statementTimeoutMs: 1_234, idleInTransactionTimeoutMs: 5_678 });
+    try {
+      expect(await settings(defaults)).toEqual(['15s', '30s']);
+      expect(await settings(configured)).toEqual(['1234ms', '5678ms']);
+    } finally {
+      await defaults.end();
+      await configured.end();
+    }
+  });
+
+  it('has the server cancel a statement that outlasts the statement timeout', async () => {
+    const pool = createPool({ connectionString: db.url, max: 1, statementTimeoutMs: 200 });
+    try {
+      // Far longer than the test may run: only the timeout ends it.
+      const err = await pool.query('SELECT pg_sleep(600)').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: '57014', message: expect.stringContaining('statement timeout') });
+      expect(isDatabaseUnavailable(err)).toBe(true);
+      // The session survives a cancelled statement.
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('has the server end a session left idle in a transaction', async () => {
+    const pool = createPool({ connectionString: db.url, max: 1, idleInTransactionTimeoutMs: 200 });
+    const client = await pool.connect();
+    // A checked-out client has no pool listener: the server ending its session is reported here.
+    const ended = new Promise<Error>((resolve) => client.on('error', resolve));
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1');
+      const err = await ended;
+      expect(err).toMatchObject({ code: '25P03' });
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      client.release(true);
+    }
+    try {
+      // The pool replaces the session the server ended.
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+});
