@@ -177,6 +177,49 @@ describe('PostgresEventStore', () => {
     ]);
   });
 
+  it('lets exactly one of many appends stating the same expected version win, round after round, and loses no acknowledged write', async () => {
+    // Separate stores (as separate processes would be), two appends from each at once, so the
+    // contenders meet both inside one store's group and across sessions under the log lock.
+    const stores = Array.from({ length: 5 }, () => {
+      const p = createPool({ connectionString: db.url, max: 1 });
+      return { p, s: new PostgresEventStore(p) };
+    });
+    const stream = 'raced-versions';
+    const rounds = 12;
+    const won: AppendResult[] = [];
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const expected = round === 0 ? 'no_stream' : round;
+        const results = await Promise.allSettled(
+          stores.flatMap(({ s }, w) =>
+            [0, 1].map((k) =>
+              s.append({ events: [event('raced', `r${round}-w${w}-${k}`, { round, w, k }, stream)], expectedVersions: { [stream]: expected } }),
+            ),
+          ),
+        );
+        const winners = results.filter((r): r is PromiseFulfilledResult<AppendResult> => r.status === 'fulfilled');
+        expect(winners).toHaveLength(1);
+        expect(winners[0]!.value.events[0]).toMatchObject({ streamVersion: round + 1, duplicate: false });
+        won.push(winners[0]!.value);
+        for (const r of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+          expect(r.reason).toBeInstanceOf(WrongExpectedVersionError);
+          expect(r.reason).toMatchObject({ code: 'WRONG_EXPECTED_VERSION', streamId: stream, expected, actual: round + 1 });
+        }
+      }
+    } finally {
+      await Promise.all(stores.map(({ s }) => s.close()));
+      await Promise.all(stores.map(({ p }) => p.end()));
+    }
+    // Every acknowledged write is there, at the version and position it was acknowledged at,
+    // and nothing else is: no refused append left an event behind.
+    const recorded = await store.readStream(stream);
+    expect(recorded.map((e) => [e.sourceEventId, e.streamVersion, e.position])).toEqual(
+      won.map((r, i) => [r.events[0]!.sourceEventId, i + 1, r.events[0]!.position]),
+    );
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE source = 'raced'");
+    expect(rows[0]!.n).toBe(rounds);
+  });
+
   it('takes only the expected versions a request states (a stream named like an Object member included)', async () => {
     const [planned, direct] = await Promise.all([
       // A redelivery in the unit sends it through the planned path...
