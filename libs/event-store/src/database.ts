@@ -4,14 +4,40 @@ import { DatabaseUnavailableError } from './event-store.errors.js';
 // int8 (bigint) as JS number: positions stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export interface PoolOptions {
+/** The timeouts of the pool's sessions unless configured otherwise. */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+
+/**
+ * Server-side limits of a session. pg sends no setting for 0, so 0 leaves the server's own
+ * (usually none); give a long limit rather than 0 to lift the default.
+ */
+export interface SessionTimeouts {
+  /** Server-side limit for any one statement. */
+  readonly statementTimeoutMs?: number;
+  /** Server-side limit for a transaction left idle (a crashed or stuck client); the server ends the session. */
+  readonly idleInTransactionTimeoutMs?: number;
+}
+
+/**
+ * The pg client settings for `timeouts`, the pool's defaults where not given: for sessions
+ * made outside `createPool` (a leader's session, a LISTEN session), so that a stuck query or
+ * a half-open transaction cannot hold one of them, and what it has locked, forever either.
+ *
+ * @example
+ * const client = new pg.Client({ connectionString, ...sessionTimeouts({ statementTimeoutMs: 60_000 }) });
+ */
+export function sessionTimeouts(timeouts: SessionTimeouts = {}): Pick<pg.ClientConfig, 'statement_timeout' | 'idle_in_transaction_session_timeout'> {
+  return {
+    statement_timeout: timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
+
+export interface PoolOptions extends SessionTimeouts {
   readonly connectionString: string;
   readonly max?: number;
   readonly applicationName?: string;
-  /** Server-side limit for any one statement. */
-  readonly statementTimeoutMs?: number;
-  /** Server-side limit for a transaction left idle (a crashed or stuck client). */
-  readonly idleInTransactionTimeoutMs?: number;
   readonly connectionTimeoutMs?: number;
   /** Called for errors on idle clients (a server restart); the pool replaces them. */
   readonly onIdleError?: (err: Error) => void;
@@ -26,8 +52,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'entitlement-ledger',
-    statement_timeout: options.statementTimeoutMs ?? 15_000,
-    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
+    ...sessionTimeouts(options),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,

@@ -1,6 +1,12 @@
 export * from './event-store.types.js';
 export * from './event-store.errors.js';
-export { createPool, isDatabaseUnavailable, type PoolOptions } from './database.js';
+export {
+  createPool,
+  isDatabaseUnavailable,
+  sessionTimeouts,
+  type PoolOptions,
+  type SessionTimeouts,
+} from './database.js';
 export {
   PostgresEventStore,
   LOG_CHANNEL,

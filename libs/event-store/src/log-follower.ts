@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { sessionTimeouts } from './database.js';
 import { LOG_CHANNEL, type PostgresEventStore } from './postgres-event-store.js';
 import type { RecordedEvent } from './event-store.types.js';
 
@@ -76,7 +77,9 @@ export class LogNotifier {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    // Only LISTEN runs here, and it ends at once: the pool's limits are a bound should it
+    // ever wait, and no transaction is ever left open on this session anyway.
+    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true, ...sessionTimeouts() });
     client.on('notification', (msg) => {
       const head = Number(msg.payload);
       if (Number.isFinite(head) && head > this.lastHead) this.lastHead = head;
