@@ -1,6 +1,12 @@
 import pg from 'pg';
+import { sessionTimeouts, type SessionTimeouts } from '@app/event-store';
 
-export interface LeaderLeaseOptions {
+/**
+ * The session's timeouts are the pool's unless given: `lead` runs its transactions on it, and
+ * one left idle (a stalled process) ends the session, and the lease with it, so a standby
+ * takes over instead of waiting behind it.
+ */
+export interface LeaderLeaseOptions extends SessionTimeouts {
   readonly connectionString: string;
   /** Lock name; every instance competing for the same role uses the same one. */
   readonly name: string;
@@ -62,7 +68,12 @@ export class LeaderLease {
     while (!this.stopped) {
       // Keepalive probes after 10 s idle: a silently partitioned leader's session ends (and
       // its lock with it) in about a minute rather than the OS default of two hours.
-      const client = new pg.Client({ connectionString: this.options.connectionString, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+      const client = new pg.Client({
+        connectionString: this.options.connectionString,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        ...sessionTimeouts(this.options),
+      });
       client.on('error', (err) => this.options.onError?.(err));
       this.client = client;
       try {

@@ -33,6 +33,14 @@ const BUSY_FACTOR = 2;
 const SLICE_MS = 10;
 const SHARDS_PER_INSERT = 16;
 const PRUNE_EVERY_MS = 30_000;
+/**
+ * The publisher session's statement limit. Its first read, and the one after a rebuild's swap,
+ * takes every subject in one statement, which grows with the model (a million subjects and
+ * their sources): once it outlasted the pool's 15 s, it would fail again on every attempt and
+ * nothing would be published. Ten minutes is far beyond that and still ends a statement stuck
+ * behind a lock.
+ */
+const STATEMENT_TIMEOUT_MS = 10 * 60_000;
 
 /** What the read model holds for a changed subject; its shard entry is built from it. */
 interface ChangedSubject {
@@ -71,6 +79,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     this.lease = new LeaderLease({
       connectionString: url,
       name: 'ledger:publisher:snapshots',
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
       onLeadership: (leader) => {
         this.leaderGauge.set(leader ? 1 : 0);
         this.logger.log(leader ? 'publishing snapshots' : 'snapshot publisher standing by');
