@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import pg from 'pg';
 import { Counter } from 'prom-client';
 import type { EntitlementPolicy } from '@app/domain';
+import { sessionTimeouts } from '@app/event-store';
 import { rebuildBlueGreen, type RebuildProgress } from '@app/projections';
 import { DATABASE_URL, PG_POOL } from '../database/database.module.js';
 import { ENTITLEMENT_POLICY, ENTITLEMENTS_PROJECTION } from '../entitlements/projector.service.js';
@@ -58,6 +59,16 @@ export const REBUILDABLE = [ENTITLEMENTS_PROJECTION] as const;
 const ABANDONED_S = 30;
 const HEARTBEAT_MS = 250;
 const lockKey = (projection: string): string => `ledger:rebuild:${projection}`;
+/**
+ * The rebuild session's statement limit. Its statements are bounded pieces (a batch of the
+ * fold, a page of the write, ANALYZE's sample of a new table), but on a busy server ANALYZE of
+ * a large table or a page of large bodies can outlast the pool's 15 s, and one failed statement
+ * throws the whole rebuild away. Not none either: a statement stuck behind a lock would hold
+ * the rebuild lock, and the job at "running", until the instance restarts; this fails the job
+ * instead, the live model untouched. The write's one long transaction is a series of such
+ * statements, so this does not bound it; a transaction left idle ends at the pool's limit.
+ */
+const STATEMENT_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Blue/green rebuilds as admin jobs. The job runs on the instance that accepted it, on a
@@ -89,7 +100,7 @@ export class RebuildJobsService implements OnApplicationShutdown {
   /** Starts a rebuild; 409 while one is running anywhere. Resolves with the job id once it runs. */
   async start(projection: string, actor: string, reason: string | null): Promise<string> {
     if (!(REBUILDABLE as readonly string[]).includes(projection)) throw new NotFoundError(`no projection ${JSON.stringify(projection.slice(0, 64))}; known: ${REBUILDABLE.join(', ')}`);
-    const client = new pg.Client({ connectionString: this.url, application_name: 'ledger-rebuild' });
+    const client = new pg.Client({ connectionString: this.url, application_name: 'ledger-rebuild', ...sessionTimeouts({ statementTimeoutMs: STATEMENT_TIMEOUT_MS }) });
     await client.connect();
     let handedOver = false;
     try {
