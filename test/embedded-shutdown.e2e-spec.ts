@@ -1,8 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnLedgerProcess } from './support/ledger-process.js';
 import { INGEST_TOKEN, http, subscriptionEvent, testEnv } from './support/ledger-harness.js';
 import { scratchDir } from './support/scratch.js';
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * The quick start's own database: with DATABASE_URL unset the ledger starts an embedded
@@ -10,7 +19,7 @@ import { scratchDir } from './support/scratch.js';
  * database stops), keep what it acknowledged, and start again on the same data.
  */
 describe('the ledger on its embedded PostgreSQL', () => {
-  it('stops in order on SIGINT and SIGTERM, and keeps what it acknowledged across restarts', async () => {
+  it('stops in order on SIGINT and SIGTERM, keeps what it acknowledged across restarts, and stops a database a killed run left behind', async () => {
     const dataDir = scratchDir('embedded-ledger');
     const { DATABASE_URL: _unused, ...env } = testEnv('unused', { LEDGER_DATA_DIR: dataDir, LOG_LEVEL: 'info' });
     const pid = path.join(dataDir, 'pg', 'postmaster.pid');
@@ -34,5 +43,24 @@ describe('the ledger on its embedded PostgreSQL', () => {
       expect(out).not.toContain('terminating connection due to administrator command');
       expect(existsSync(pid)).toBe(false);
     }
-  }, 120_000);
+
+    // Killed outright, the ledger leaves its database running; the next start takes it over
+    // and stops it when it stops, so a crash does not leave the database running for good.
+    const killed = await spawnLedgerProcess(env);
+    expect(await killed.kill('SIGKILL')).toBe('SIGKILL');
+    expect(existsSync(pid)).toBe(true);
+    const orphan = Number(readFileSync(pid, 'utf8').split('\n')[0]);
+    expect(isRunning(orphan)).toBe(true);
+    const next = await spawnLedgerProcess(env);
+    try {
+      const res = await http(`${next.url}/v1/events`, { token: INGEST_TOKEN, body: event });
+      expect(res.body).toMatchObject({ id: event.id, duplicate: true });
+      expect(next.output()).toContain('taking it over');
+    } finally {
+      await next.kill('SIGTERM');
+    }
+    expect(await next.exited).toBe(0);
+    expect(existsSync(pid)).toBe(false);
+    expect(isRunning(orphan)).toBe(false);
+  }, 180_000);
 });

