@@ -1,17 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { processRunning } from '../libs/event-store/src/index.js';
 import { spawnLedgerProcess } from './support/ledger-process.js';
 import { INGEST_TOKEN, http, subscriptionEvent, testEnv } from './support/ledger-harness.js';
 import { scratchDir } from './support/scratch.js';
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The quick start's own database: with DATABASE_URL unset the ledger starts an embedded
@@ -50,7 +42,7 @@ describe('the ledger on its embedded PostgreSQL', () => {
     expect(await killed.kill('SIGKILL')).toBe('SIGKILL');
     expect(existsSync(pid)).toBe(true);
     const orphan = Number(readFileSync(pid, 'utf8').split('\n')[0]);
-    expect(isRunning(orphan)).toBe(true);
+    expect(processRunning(orphan)).toBe(true);
     const next = await spawnLedgerProcess(env);
     try {
       const res = await http(`${next.url}/v1/events`, { token: INGEST_TOKEN, body: event });
@@ -61,6 +53,6 @@ describe('the ledger on its embedded PostgreSQL', () => {
     }
     expect(await next.exited).toBe(0);
     expect(existsSync(pid)).toBe(false);
-    expect(isRunning(orphan)).toBe(false);
+    expect(processRunning(orphan)).toBe(false);
   }, 180_000);
 });

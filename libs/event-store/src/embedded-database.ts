@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -88,27 +88,78 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   return { pid, port };
 }
 
-const alive = (pid: number): boolean => {
+/**
+ * Whether a process is running: it exists and is not a zombie. An orphaned server that exits
+ * stays a zombie where PID 1 does not reap (some containers), and kill(pid, 0) still succeeds.
+ */
+export function processRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists, owned by another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-};
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): what kill(pid, 0) said
+  }
+}
 
-/** Stops a server this process did not start (fast shutdown), waiting up to 60 s for it to exit. */
-async function stopServer(pid: number): Promise<void> {
+/** Within main's 20 s shutdown bound: a fast shutdown of an idle server takes well under 1 s. */
+const STOP_WAIT_MS = 15_000;
+
+/**
+ * Stops a server this process did not start (fast shutdown). Stopped once its postmaster.pid
+ * no longer names it (PostgreSQL removes it last) or the process is gone.
+ */
+async function stopServer(dataDir: string, pid: number): Promise<void> {
   try {
     process.kill(pid, 'SIGINT');
   } catch {
     return;
   }
-  for (const deadline = Date.now() + 60_000; alive(pid); ) {
-    if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL (pid ${pid}) did not stop within 60 s`);
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  const named = (): boolean => {
+    try {
+      return Number(readFileSync(pidFile, 'utf8').split('\n')[0]) === pid;
+    } catch {
+      return false;
+    }
+  };
+  for (const deadline = Date.now() + STOP_WAIT_MS; named() && processRunning(pid); ) {
+    if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL (pid ${pid}) did not stop within ${STOP_WAIT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The pid in an owner file, NaN if there is none. */
+const readOwner = (file: string): Promise<number> => readFile(file, 'utf8').then(Number, () => NaN);
+
+/**
+ * Takes the owner file over from `dead`, atomically: the file is first renamed away, which
+ * only one of several processes doing this at once can do, then created anew exclusively.
+ * False when another process got there first.
+ */
+async function takeOwnership(file: string, dead: number): Promise<boolean> {
+  const aside = `${file}.${process.pid}`;
+  try {
+    await rename(file, aside);
+  } catch {
+    return false;
+  }
+  const was = await readOwner(aside);
+  await rm(aside, { force: true });
+  if (was !== dead && processRunning(was)) {
+    // Renamed from under a live owner that claimed it just now: give it back.
+    await writeFile(file, `${was}\n`, { flag: 'wx' }).catch(() => undefined);
+    return false;
+  }
+  return writeFile(file, `${process.pid}\n`, { flag: 'wx' }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -143,30 +194,36 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
   const ownerFile = path.join(parent, 'pg.owner');
-  const own = async (): Promise<void> => writeFile(ownerFile, `${process.pid}\n`);
   const disown = async (): Promise<void> => {
-    const owner = await readFile(ownerFile, 'utf8').then(Number, () => NaN);
-    if (owner === process.pid) await rm(ownerFile, { force: true });
+    if ((await readOwner(ownerFile)) === process.pid) await rm(ownerFile, { force: true });
   };
-  const running = await runningServer(dataDir);
-  if (running) {
-    const owner = await readFile(ownerFile, 'utf8').then(Number, () => NaN);
-    // No owner file: a server started by a release that did not write one; leave it be.
-    if (!Number.isInteger(owner) || (owner !== process.pid && alive(owner))) {
+  for (let attempt = 0; ; attempt++) {
+    const running = await runningServer(dataDir);
+    if (!running) break;
+    const owner = await readOwner(ownerFile);
+    const shared = { connectionString: url(running.port), port: running.port, origin: 'running' as const, stop: () => Promise.resolve() };
+    // An owner alive (this process too: its first handle stops it), or no owner file (a server
+    // started by a release that wrote none, or one being taken over right now): used and left
+    // running.
+    if (Number.isNaN(owner) || owner === process.pid || processRunning(owner)) {
       log(`embedded postgres already running (pid ${running.pid}, port ${running.port}); using it`);
-      return { connectionString: url(running.port), port: running.port, origin: 'running', stop: () => Promise.resolve() };
+      return shared;
     }
-    log(`embedded postgres left running by a process that is gone (pid ${owner}); taking it over (pid ${running.pid}, port ${running.port})`);
-    await own();
-    return {
-      connectionString: url(running.port),
-      port: running.port,
-      origin: 'taken_over',
-      stop: async () => {
-        await stopServer(running.pid);
-        await disown();
-      },
-    };
+    if (await takeOwnership(ownerFile, owner)) {
+      log(`embedded postgres left running by a process that is gone (pid ${owner}); taking it over (pid ${running.pid}, port ${running.port})`);
+      return {
+        connectionString: url(running.port),
+        port: running.port,
+        origin: 'taken_over',
+        stop: async () => {
+          await stopServer(dataDir, running.pid);
+          await disown();
+        },
+      };
+    }
+    // Another process is taking it over at this moment: look again once it has.
+    if (attempt >= 50) return shared;
+    await new Promise((r) => setTimeout(r, 100));
   }
 
   const port = await rememberedPort(path.join(parent, 'pg.port'), options.port);
@@ -184,14 +241,17 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     onError: (e) => log(`embedded postgres: ${String(e)}`),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start().catch((err: unknown) => {
+  // Owner before the server starts: killed in between, the next start finds an owner that is
+  // gone and takes the server over.
+  await writeFile(ownerFile, `${process.pid}\n`);
+  await pg.start().catch(async (err: unknown) => {
+    await disown();
     throw new Error(
       `the embedded PostgreSQL in ${dataDir} did not start (see its log above); ` +
         'set DATABASE_URL to use another server',
       { cause: err },
     );
   });
-  await own();
   return {
     connectionString: url(port),
     port,

@@ -21,6 +21,7 @@ export { migrate, type MigrateOptions } from './migrations.js';
 export {
   startEmbeddedDatabase,
   freePort,
+  processRunning,
   type EmbeddedDatabase,
   type EmbeddedDatabaseOptions,
 } from './embedded-database.js';
