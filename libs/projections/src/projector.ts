@@ -33,6 +33,9 @@ export class ProjectorFencedError extends Error {
   }
 }
 
+/** The leader session's statement limit (see the constructor). */
+const PROJECTOR_STATEMENT_TIMEOUT_MS = 120_000;
+
 /** Advisory lock key of a projection's leadership (stable across processes). */
 export const leaderLockKey = (name: string): string => `ledger:projector:${name}`;
 
@@ -57,6 +60,10 @@ export class Projector {
     this.lease = new LeaderLease({
       connectionString: options.connectionString,
       name: leaderLockKey(options.name),
+      // Its fence (the checkpoint row FOR UPDATE) may wait out a rebuild's swap, which holds
+      // that row while it applies the last events and renames the tables in: longer than the
+      // pool's 15 s on a large model, and a cancelled fence would cost the lease.
+      statementTimeoutMs: PROJECTOR_STATEMENT_TIMEOUT_MS,
       retryMs: options.standbyRetryMs ?? 1_000,
       onLeadership: (leader) => options.observer?.leadershipChanged?.(leader),
       onError: (err) => options.observer?.error?.(err),
