@@ -4,7 +4,9 @@ import { openDatabase } from './database/open-database.js';
 
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
 async function main(): Promise<void> {
-  const config = loadLedgerConfig(process.env);
+  // The files the service reads at start are not this command's: a migration job need not
+  // have the signing key or the plan catalog mounted.
+  const config = loadLedgerConfig({ ...process.env, LEDGER_PLANS: undefined, LEDGER_SIGNING_KEY: undefined });
   const { url, embedded } = await openDatabase(config);
   try {
     const applied = await migrate({
