@@ -10,6 +10,8 @@ export interface ServiceProcess {
   output(): string;
   /** What it wrote to stderr alone (the last 64 KiB). */
   errorOutput(): string;
+  /** What it wrote to stdout alone, its log lines (the last 256 KiB). */
+  logOutput(): string;
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -78,6 +80,14 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
   child.stderr!.on('data', (d: Buffer) => {
     errors = (errors + d.toString()).slice(-65_536);
   });
+  const logs: string[] = [];
+  let logged = 0;
+  child.stdout!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    logs.push(text);
+    logged += text.length;
+    while (logged > 262_144 && logs.length > 1) logged -= logs.shift()!.length;
+  });
   child.stderr!.on('data', keep);
   child.stdout!.on('data', keep);
   const url = await new Promise<string>((resolve, reject) => {
@@ -113,6 +123,7 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
     exited,
     output,
     errorOutput: () => errors,
+    logOutput: () => logs.join(''),
     kill: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
