@@ -5,7 +5,7 @@ import pg from 'pg';
 
 const [command, name] = process.argv.slice(2);
 if (!['create', 'drop'].includes(command) || !/^[a-z_][a-z0-9_]*$/.test(name ?? '')) {
-  console.error('usage: node .ci/database.mjs create|drop NAME (lower-case letters, digits, _)');
+  process.stderr.write('usage: node .ci/database.mjs create|drop NAME (lower-case letters, digits, _)\n');
   process.exit(2);
 }
 const config = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: process.env.PGUSER ?? 'postgres', database: 'postgres' };
@@ -18,7 +18,7 @@ async function connect(deadline) {
       return client;
     } catch (err) {
       await client.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`no PostgreSQL at ${config.host}:${config.port} as ${config.user} after 60 s: ${err.message}`);
+      if (Date.now() > deadline) throw new Error(`no PostgreSQL at ${config.host}:${config.port} as ${config.user} after 60 s: ${err.message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
