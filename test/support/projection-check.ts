@@ -9,6 +9,15 @@ import { http } from './ledger-harness.js';
 
 export const DEFAULT_POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
 
+/** A plan catalog of two plans, for tests that publish their own. */
+export const TWO_PLAN_CATALOG = {
+  plans: [
+    { id: 'basic', tier: 1, features: { api: true, seats: 1 } },
+    { id: 'pro', tier: 2, features: { api: true, seats: 10 } },
+  ],
+  classes: {},
+};
+
 async function dump(db: pg.ClientBase, t: EntitlementTables): Promise<{ subjects: unknown[]; subscriptions: unknown[]; catalog: unknown[] }> {
   const subjects = await db.query(`SELECT subject, grants, provider_features, api_keys, sources FROM ${t.subjects} ORDER BY subject`);
   const subscriptions = await db.query(`SELECT key, subject, fold FROM ${t.subscriptions} ORDER BY key`);

@@ -2,17 +2,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresEventStore, readEvents, type NewEvent } from '@app/event-store';
 import { createTestDatabase, testPool, type TestDatabase } from '../../../test/support/test-database.js';
-import { liveAndCleanReplay } from '../../../test/support/projection-check.js';
+import { DEFAULT_POLICY, TWO_PLAN_CATALOG, liveAndCleanReplay } from '../../../test/support/projection-check.js';
 import { EntitlementProjection, rebuildBlueGreen, type RebuildProgress } from './index.js';
 
-const POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
-const CATALOG = {
-  plans: [
-    { id: 'basic', tier: 1, features: { api: true, seats: 1 } },
-    { id: 'pro', tier: 2, features: { api: true, seats: 10 } },
-  ],
-  classes: {},
-};
 
 function subscriptionEvent(i: number, prefix: string): NewEvent {
   const data = {
@@ -50,7 +42,7 @@ async function appendMany(store: PostgresEventStore, prefix: string, n: number):
 
 /** What the live projector does, in its batches: apply and move the checkpoint in one transaction. */
 async function projectLive(client: pg.Client): Promise<number> {
-  const projection = new EntitlementProjection(POLICY);
+  const projection = new EntitlementProjection(DEFAULT_POLICY);
   await client.query("INSERT INTO projection_checkpoints (name) VALUES ('entitlements') ON CONFLICT (name) DO NOTHING");
   for (;;) {
     await client.query('BEGIN');
@@ -97,7 +89,7 @@ describe('rebuildBlueGreen', () => {
 
   it('reports progress batch by batch, catches up with what the live projector applied meanwhile, and swaps in what a clean replay gives', async () => {
     await store.append({
-      events: [{ streamId: 'catalog', type: 'catalog.published', source: 'catalog', sourceEventId: 'c1', payloadHash: Buffer.alloc(32, 1), data: { catalog: CATALOG, hash: 'c1' } }],
+      events: [{ streamId: 'catalog', type: 'catalog.published', source: 'catalog', sourceEventId: 'c1', payloadHash: Buffer.alloc(32, 1), data: { catalog: TWO_PLAN_CATALOG, hash: 'c1' } }],
     });
     await appendMany(store, 'a', 6_000);
     const live = await connect();
@@ -123,7 +115,7 @@ describe('rebuildBlueGreen', () => {
     const seen: RebuildProgress[] = [];
     const result = await rebuildBlueGreen({
       client,
-      policy: POLICY,
+      policy: DEFAULT_POLICY,
       batchSize: 200,
       onProgress: (p) => {
         seen.push(p);

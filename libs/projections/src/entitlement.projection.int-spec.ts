@@ -2,16 +2,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresEventStore, readEvents, type NewEvent } from '@app/event-store';
 import { createTestDatabase, testPool, type TestDatabase } from '../../../test/support/test-database.js';
+import { DEFAULT_POLICY, TWO_PLAN_CATALOG } from '../../../test/support/projection-check.js';
 import { createTablesLike, entitlementTables, EntitlementProjection, LIVE_TABLES } from './index.js';
 
-const POLICY = { renewalLeewayS: 86_400, pastDueGraceS: 259_200 };
-const CATALOG = {
-  plans: [
-    { id: 'basic', tier: 1, features: { api: true, seats: 1 } },
-    { id: 'pro', tier: 2, features: { api: true, seats: 10 } },
-  ],
-  classes: {},
-};
 
 let seq = 0;
 function subscriptionEvent(subscription: string, subject: string, plan: string, status = 'active'): NewEvent {
@@ -56,7 +49,7 @@ describe('EntitlementProjection.apply', () => {
 
   it('gives in small batches what a rebuild gives: subjects with several subscriptions, subscriptions that move', async () => {
     const store = new PostgresEventStore(pool);
-    const catalog: NewEvent = { streamId: 'catalog', type: 'catalog.published', source: 'catalog', sourceEventId: 'c1', payloadHash: Buffer.alloc(32, 1), data: { catalog: CATALOG, hash: 'c1' } };
+    const catalog: NewEvent = { streamId: 'catalog', type: 'catalog.published', source: 'catalog', sourceEventId: 'c1', payloadHash: Buffer.alloc(32, 1), data: { catalog: TWO_PLAN_CATALOG, hash: 'c1' } };
     const events: NewEvent[] = [
       catalog,
       subscriptionEvent('sub_a1', 'org_a', 'basic'),
@@ -73,7 +66,7 @@ describe('EntitlementProjection.apply', () => {
     for (const e of events) await store.append({ events: [e] });
 
     // The live path, two events per transaction, as the projector runs it.
-    const projection = new EntitlementProjection(POLICY);
+    const projection = new EntitlementProjection(DEFAULT_POLICY);
     let position = 0;
     for (;;) {
       const batch = await readEvents(client, position, 2);
@@ -86,7 +79,7 @@ describe('EntitlementProjection.apply', () => {
 
     const verify = entitlementTables('__int_verify');
     for (const sql of createTablesLike(verify)) await client.query(sql);
-    await new EntitlementProjection(POLICY, verify).rebuild(client, { batchSize: 1_000 });
+    await new EntitlementProjection(DEFAULT_POLICY, verify).rebuild(client, { batchSize: 1_000 });
     const live = await dump(client);
     expect(live).toEqual(await dump(client, verify));
 
