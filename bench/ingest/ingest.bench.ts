@@ -15,6 +15,10 @@
  * scenario's median round and each ratio's median over the rounds (these VMs change speed
  * within minutes), and the JSON file every round.
  *
+ * The log grows through the run (several million events by the last round), and the server's
+ * cost per append grows with it; the events it held as each ledger scenario started are printed
+ * under the table and kept in the JSON file.
+ *
  * Env: DATABASE_URL (else an embedded server), BENCH_DB_LOCALE (the benchmark database's locale,
  * e.g. en_US.UTF-8; default the server's), BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_LEDGER_NODE_ARGS
  * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
@@ -194,7 +198,20 @@ async function plainNest(url: string): ReturnType<typeof http> {
   }
 }
 
-type Measured = { rate: number; p50: number; p99: number; non2xx?: number; errors?: number; cpu?: CpuPerItem };
+/** `log`: events in the ledger's log when the scenario started (the append cost grows with it). */
+type Measured = { rate: number; p50: number; p99: number; non2xx?: number; errors?: number; cpu?: CpuPerItem; log?: number };
+
+/** Runs a ledger scenario, noting how many events the log held when it started. */
+async function onLog(url: string, run: () => Promise<Measured>): Promise<Measured> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ position: string }>('SELECT position FROM log_head');
+    return { ...(await run()), log: Number(rows[0]!.position) };
+  } finally {
+    await client.end();
+  }
+}
 
 interface Round {
   readonly single: Measured;
@@ -254,14 +271,14 @@ async function main(): Promise<void> {
       process.stdout.write(`round ${r} of ${ROUNDS}…\n`);
       // Each ceiling right before the ledger figure it is compared to.
       const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
-      const httpSingle = await http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1);
+      const httpSingle = await onLog(db.url, () => http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1));
       const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
       const plain = await plainNest(db.url);
       const multi: Measured[] = [];
       const httpBatch: Measured[] = [];
       for (const c of BATCH_CONNECTIONS) {
         multi.push(await rawMulti(db.url, c, SECONDS));
-        httpBatch.push(await http(ledger, '/v1/events', c, SECONDS, batchOf, BATCH));
+        httpBatch.push(await onLog(db.url, () => http(ledger, '/v1/events', c, SECONDS, batchOf, BATCH)));
       }
       const httpStripe = await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
       rounds.push({ single, multi, peer, plain, httpSingle, httpBatch, httpStripe });
@@ -318,6 +335,13 @@ async function main(): Promise<void> {
           perRound(`raw 100-row at ${c}`, (r) => r.multi[i]!),
           perRound(`ledger batches at ${c}`, (r) => r.httpBatch[i]!),
         ]),
+      ].join('; ')}\n`,
+    );
+    const logAt = (name: string, f: (r: Round) => Measured): string => `${name}: ${rounds.map((r) => (f(r).log ?? 0).toLocaleString('en-US')).join(' / ')}`;
+    process.stdout.write(
+      `events in the log as each ledger scenario started: ${[
+        logAt('single', (r) => r.httpSingle),
+        ...BATCH_CONNECTIONS.map((c, i) => logAt(`batches at ${c}`, (r) => r.httpBatch[i]!)),
       ].join('; ')}\n`,
     );
     const failures = rounds.reduce(
