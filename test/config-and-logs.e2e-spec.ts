@@ -6,6 +6,7 @@ import { projectRoot } from '../libs/event-store/src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, http, spawnLedger, subscriptionEvent, testEnv } from './support/ledger-harness.js';
 import { spawnLedgerProcess } from './support/ledger-process.js';
+import { until } from './support/wait.js';
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -83,9 +84,7 @@ describe('logs', () => {
     const first = await spawnLedgerProcess(env);
     const TOKEN = /lgr_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/;
     // Written before the service listens, but stderr is another pipe: read once it has arrived.
-    for (const deadline = Date.now() + 20_000; !TOKEN.test(first.errorOutput()) && Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('the token on stderr', () => TOKEN.test(first.errorOutput()), 20_000, 50);
     const printed = [...first.errorOutput().matchAll(new RegExp(TOKEN, 'g'))].map((m) => m[0]);
     expect(printed).toHaveLength(1);
     const token = printed[0]!;

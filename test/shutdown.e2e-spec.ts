@@ -2,6 +2,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
 import { INGEST_TOKEN, startLedger, subscriptionEvent } from './support/ledger-harness.js';
+import { until } from './support/wait.js';
 
 interface RawResponse {
   status: number;
@@ -58,29 +59,28 @@ describe('graceful shutdown', () => {
       socket.on('data', (d: Buffer) => chunks.push(d));
       const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
       socket.write(request(first));
-      for (const deadline = Date.now() + 30_000; ; ) {
+      await until('the first append to wait on the log lock', async () => {
         const { rows } = await holder.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
         );
-        if (rows[0]!.n > 0) break;
-        if (Date.now() > deadline) throw new Error('the first append never waited on the log lock');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+        return rows[0]!.n > 0;
+      });
       closed = ledger.close();
       // Closing has begun once the server takes no new connections.
-      for (const deadline = Date.now() + 30_000; ; ) {
-        const refused = await new Promise<boolean>((resolve) => {
-          const probe = net.connect(Number(port), '127.0.0.1');
-          probe.once('connect', () => {
-            probe.destroy();
-            resolve(false);
-          });
-          probe.once('error', () => resolve(true));
-        });
-        if (refused) break;
-        if (Date.now() > deadline) throw new Error('the server kept accepting connections after close()');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(
+        'the server to refuse new connections after close()',
+        () =>
+          new Promise<boolean>((resolve) => {
+            const probe = net.connect(Number(port), '127.0.0.1');
+            probe.once('connect', () => {
+              probe.destroy();
+              resolve(false);
+            });
+            probe.once('error', () => resolve(true));
+          }),
+        30_000,
+        20,
+      );
       socket.write(request(second));
       // Answered in order: the second only after the first, whose append still waits on the lock.
       await holder.query('COMMIT');

@@ -3,24 +3,9 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, http } from './ledger-harness.js';
 import { scratchDir } from './scratch.js';
+import { waitFor } from './wait.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+export { sleep, waitFor } from './wait.js';
 
 /** The ledger's JWKS fetched once and pinned in a file, as an operator would. */
 export async function pinLedgerKeys(ledgerUrl: string): Promise<{ file: string; kids: string[] }> {

@@ -28,6 +28,20 @@ export interface ServiceSpawn {
   readonly nodeArgs?: readonly string[];
 }
 
+/** The last `limit` characters or so of a stream, kept as chunks and joined when asked for. */
+function tail(limit: number): { add(text: string): void; text(): string } {
+  const chunks: string[] = [];
+  let kept = 0;
+  return {
+    add(text) {
+      chunks.push(text);
+      kept += text.length;
+      while (kept > limit && chunks.length > 1) kept -= chunks.shift()!.length;
+    },
+    text: () => chunks.join(''),
+  };
+}
+
 /** Every service process this test file started that has not exited yet. */
 const running = new Set<ChildProcess>();
 
@@ -65,31 +79,23 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
       resolve(signal ?? code ?? -1);
     }),
   );
-  // The last 256 KiB of output, as chunks joined only when asked for: a busy service logs a
-  // lot, and the process watching it (a benchmark's load generator) must not pay per line.
-  const chunks: string[] = [];
-  let kept = 0;
-  const keep = (d: Buffer | string): void => {
-    const text = d.toString();
-    chunks.push(text);
-    kept += text.length;
-    while (kept > 262_144 && chunks.length > 1) kept -= chunks.shift()!.length;
-  };
-  const output = (): string => chunks.join('');
-  let errors = '';
+  // The last of its output, both streams and each alone, as chunks joined only when asked
+  // for: a busy service logs a lot, and the process watching it (a benchmark's load
+  // generator) must not pay per line.
+  const all = tail(262_144);
+  const errors = tail(65_536);
+  const logs = tail(262_144);
   child.stderr!.on('data', (d: Buffer) => {
-    errors = (errors + d.toString()).slice(-65_536);
+    const text = d.toString();
+    all.add(text);
+    errors.add(text);
   });
-  const logs: string[] = [];
-  let logged = 0;
   child.stdout!.on('data', (d: Buffer) => {
     const text = d.toString();
-    logs.push(text);
-    logged += text.length;
-    while (logged > 262_144 && logs.length > 1) logged -= logs.shift()!.length;
+    all.add(text);
+    logs.add(text);
   });
-  child.stderr!.on('data', keep);
-  child.stdout!.on('data', keep);
+  const output = all.text;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -122,8 +128,8 @@ export async function spawnServiceProcess(spec: ServiceSpawn): Promise<ServicePr
     child,
     exited,
     output,
-    errorOutput: () => errors,
-    logOutput: () => logs.join(''),
+    errorOutput: errors.text,
+    logOutput: logs.text,
     kill: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -67,27 +67,6 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** A server still running on this cluster (its parent was killed): pid and port. */
-async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
-  const lines = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').then(
-    (s) => s.split('\n'),
-    () => null,
-  );
-  if (!lines) return null;
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return null;
-  }
-  // A stale pid file may name a reused pid: adopt only a postgres serving this directory.
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
-  if (cmdline !== null && !(cmdline.includes('postgres') && cmdline.includes(dataDir))) return null;
-  return { pid, port };
-}
-
 /**
  * Whether a process is running: it exists and is not a zombie. An orphaned server that exits
  * stays a zombie where PID 1 does not reap (some containers), and kill(pid, 0) still succeeds.
@@ -107,12 +86,28 @@ export function processRunning(pid: number): boolean {
   }
 }
 
+/** A server still running on this cluster (its parent was killed): pid and port. */
+async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
+  const lines = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').then(
+    (s) => s.split('\n'),
+    () => null,
+  );
+  if (!lines) return null;
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || !processRunning(pid)) return null;
+  // A stale pid file may name a reused pid: adopt only a postgres serving this directory.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  if (cmdline !== null && !(cmdline.includes('postgres') && cmdline.includes(dataDir))) return null;
+  return { pid, port };
+}
+
 /** Within main's 20 s shutdown bound: a fast shutdown of an idle server takes well under 1 s. */
 const STOP_WAIT_MS = 15_000;
 
 /**
- * Stops a server this process did not start (fast shutdown). Stopped once its postmaster.pid
- * no longer names it (PostgreSQL removes it last) or the process is gone.
+ * Stops a server this process did not start (fast shutdown). Stopped once runningServer no
+ * longer finds it: its postmaster.pid is gone (PostgreSQL removes it last) or it is not running.
  */
 async function stopServer(dataDir: string, pid: number): Promise<void> {
   try {
@@ -120,15 +115,7 @@ async function stopServer(dataDir: string, pid: number): Promise<void> {
   } catch {
     return;
   }
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  const named = (): boolean => {
-    try {
-      return Number(readFileSync(pidFile, 'utf8').split('\n')[0]) === pid;
-    } catch {
-      return false;
-    }
-  };
-  for (const deadline = Date.now() + STOP_WAIT_MS; named() && processRunning(pid); ) {
+  for (const deadline = Date.now() + STOP_WAIT_MS; (await runningServer(dataDir))?.pid === pid; ) {
     if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL (pid ${pid}) did not stop within ${STOP_WAIT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }

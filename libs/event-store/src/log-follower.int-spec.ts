@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { until } from '../../../test/support/wait.js';
 import { createPool, LogFollower, LogNotifier, PostgresEventStore, type NewEvent, type RecordedEvent } from './index.js';
 
 function event(source: string, id: string): NewEvent {
   return { streamId: `s-${id}`, type: 'test.happened', source, sourceEventId: id, payloadHash: createHash('sha256').update(id).digest(), data: { id } };
-}
-
-/** Resolves once `condition` holds; the deadline only turns a hang into a failure that says what it waited for. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, deadlineMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + deadlineMs; !(await condition()); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**

@@ -56,9 +56,14 @@ export class LogNotifier {
     this.wakeAll();
   }
 
-  /** Resolves on the next notification, or after `timeoutMs`, whichever is first. */
-  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.resolve();
+  /**
+   * Resolves on the next notification, or after `timeoutMs`, whichever is first; at once if a
+   * notification has already announced a head beyond `seen`. A reader passes the head it knew
+   * before its last read (and its own position): a notification that came during the read
+   * woke no one, as nobody waited yet, and the read may have missed what it announced.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal, seen = Number.POSITIVE_INFINITY): Promise<void> {
+    if (signal?.aborted || this.lastHead > seen) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -157,12 +162,9 @@ export class LogFollower {
           backoff = 100;
           if (batch.length === batchSize) continue;
         }
-        // A notification that came during the read or the handler woke no one (nobody was
-        // waiting yet), and the read may have missed what it announced: read again rather
-        // than wait for the next one or the poll. Only a notification that came during this
-        // pass counts, so a head we cannot see (a log reset under us) cannot spin this loop.
-        if (this.notifier.notifiedHead > Math.max(cursor, notified)) continue;
-        await this.notifier.wait(poll, signal);
+        // Only a notification that came during this pass (read and handler) counts, so a head
+        // we cannot see (a log reset under us) cannot spin this loop.
+        await this.notifier.wait(poll, signal, Math.max(cursor, notified));
       } catch (err) {
         this.options.onError?.(err);
         await this.notifier.wait(backoff, signal);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { until } from '../../../test/support/wait.js';
 import {
   AppendRejectedError,
   createPool,
@@ -59,15 +60,13 @@ describe('PostgresEventStore', () => {
       const pending = append(s);
       // The append must be seen waiting on the lock: otherwise `meanwhile` would not come
       // between its look-ups and its insert, and the test would not test that path.
-      for (const deadline = Date.now() + 30_000; ; ) {
+      await until(`the append to wait on the log lock (${statement})`, async () => {
         const waiting = await pool.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
           [statement],
         );
-        if (waiting.rows[0]!.n > 0) break;
-        if (Date.now() > deadline) throw new Error(`the append never waited on the log lock (${statement})`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return waiting.rows[0]!.n > 0;
+      });
       await meanwhile(other, head);
       await other.query('COMMIT');
       return { result: await pending, replanned, head };

@@ -1,14 +1,7 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { until } from '../../../test/support/wait.js';
 import { LeaderLease } from './index.js';
-
-/** Resolves once `condition` holds; the deadline only turns a hang into a failure that says what it waited for. */
-async function until(what: string, condition: () => boolean, deadlineMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + deadlineMs; !condition(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function show(client: pg.Client): Promise<[string, string]> {
   const s = await client.query<{ statement_timeout: string }>('SHOW statement_timeout');

@@ -102,11 +102,7 @@ export class Projector {
       const notified = notifier.notifiedHead;
       const events = await readEvents(client, this.position, batchSize);
       if (events.length === 0) {
-        // A notification that came while the read was in flight woke no one and the read may
-        // have missed what it announced: read again rather than wait up to a poll interval
-        // (as LogFollower.run does).
-        if (notifier.notifiedHead > Math.max(this.position, notified)) continue;
-        await notifier.wait(poll, signal);
+        await notifier.wait(poll, signal, Math.max(this.position, notified));
         continue;
       }
       const started = performance.now();
