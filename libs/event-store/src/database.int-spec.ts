@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
-import { createPool, isDatabaseUnavailable } from './index.js';
+import { createPool, endPool, isDatabaseUnavailable } from './index.js';
 
 describe('createPool', () => {
   let db: TestDatabase;
@@ -64,6 +64,23 @@ describe('createPool', () => {
       expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
     } finally {
       await pool.end();
+    }
+  });
+
+  it('endPool returns once the server has no session of the pool left', async () => {
+    const name = 'end-pool-check';
+    const pool = createPool({ connectionString: db.url, max: 4, applicationName: name });
+    const watcher = createPool({ connectionString: db.url, max: 1 });
+    try {
+      // Four sessions at once, all idle in the pool by the time it ends.
+      await Promise.all([0, 1, 2, 3].map(() => pool.query('SELECT pg_sleep(0.05)')));
+      const sessions = async (): Promise<number> =>
+        (await watcher.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0]!.n;
+      expect(await sessions()).toBe(4);
+      await endPool(pool);
+      expect(await sessions()).toBe(0);
+    } finally {
+      await watcher.end();
     }
   });
 });

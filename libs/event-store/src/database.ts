@@ -61,6 +61,26 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
+/**
+ * Ends a pool and waits until its sessions have closed. pg.Pool's end() resolves once it has
+ * asked every client to end, not once their connections are gone: a server stopped right after
+ * it (the embedded database at shutdown) would still find them, and end them itself.
+ */
+export async function endPool(pool: pg.Pool, timeoutMs = 5_000): Promise<void> {
+  let open = pool.totalCount;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) return resolve();
+    const timer = setTimeout(resolve, timeoutMs);
+    pool.on('remove', () => {
+      if (--open > 0) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await pool.end();
+  await closed;
+}
+
 const unavailableCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

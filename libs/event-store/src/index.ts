@@ -2,6 +2,7 @@ export * from './event-store.types.js';
 export * from './event-store.errors.js';
 export {
   createPool,
+  endPool,
   isDatabaseUnavailable,
   sessionTimeouts,
   type PoolOptions,

@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type pg from 'pg';
-import { createPool, LogNotifier, PostgresEventStore } from '@app/event-store';
+import { createPool, endPool, LogNotifier, PostgresEventStore } from '@app/event-store';
 import { LEDGER_CONFIG, type LedgerConfig } from '../config/ledger.config.js';
 import { HealthRegistry } from '../health/health.registry.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -113,6 +113,6 @@ export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.store.close();
     await this.notifier.stop();
-    await this.pool.end();
+    await endPool(this.pool);
   }
 }
