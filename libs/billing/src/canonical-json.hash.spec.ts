@@ -51,15 +51,34 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson(nested(513))).toThrow(PayloadInvalidError);
   });
 
+  // The definition, without the speed: stored payload hashes depend on these exact bytes.
+  const plain = (v: unknown): string =>
+    Array.isArray(v)
+      ? `[${v.map(plain).join(',')}]`
+      : v !== null && typeof v === 'object'
+        ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${plain((v as Record<string, unknown>)[k])}`).join(',')}}`
+        : JSON.stringify(v);
+
   it('is the definition written plainly: keys sorted by code unit, JSON.stringify for the rest (property)', () => {
-    // The definition, without the speed: stored payload hashes depend on these exact bytes.
-    const plain = (v: unknown): string =>
-      Array.isArray(v)
-        ? `[${v.map(plain).join(',')}]`
-        : v !== null && typeof v === 'object'
-          ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${plain((v as Record<string, unknown>)[k])}`).join(',')}}`
-          : JSON.stringify(v);
     fc.assert(fc.property(fc.jsonValue(), (value) => expect(canonicalJson(value)).toBe(plain(value))), { numRuns: 500 });
+  });
+
+  it('is the definition for objects of many keys, and for names it has quoted before (property)', () => {
+    // Objects of more than 24 keys are sorted another way than smaller ones, and key names are
+    // quoted from a cache: the same names, in objects of every size, again and again. Long names
+    // (not cached) and names that need escapes are among them.
+    const names = fc.oneof(
+      fc.constantFrom('id', 'a', 'B', 'é', '€', '"q"', 'line\nbreak', '\u0000', '10', '9', '\ud83d', 'x'.repeat(65)),
+      fc.string({ unit: 'binary', maxLength: 80 }),
+    );
+    const doc = fc.dictionary(names, fc.jsonValue({ maxDepth: 2 }), { minKeys: 0, maxKeys: 60 });
+    fc.assert(fc.property(doc, (value) => expect(canonicalJson(value)).toBe(plain(value))), { numRuns: 1_000 });
+  });
+
+  it('answers the same after the quoted-key cache has been filled and emptied', () => {
+    const wide = Object.fromEntries(Array.from({ length: 12_000 }, (_, i) => [`k${i}`, i]));
+    expect(canonicalJson(wide)).toBe(plain(wide));
+    expect(canonicalJson(wide)).toBe(plain(wide));
   });
 
   it('is independent of key order and parses back to the same value (property)', () => {
