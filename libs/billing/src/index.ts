@@ -27,6 +27,7 @@ export { canonicalJson, sha256OfCanonical } from './canonical-json.hash.js';
 export { assertUtf8Body, parseJsonBody } from './json-body.parser.js';
 export { mapStripeEvent, stripeDedupeHash, STRIPE_ENTITLEMENT_SUMMARY_UPDATED } from './stripe-event.mapper.js';
 export { mapPaddleNotification, paddleDedupeHash } from './paddle-notification.mapper.js';
+export { mappedDedupeHash } from './delivery.hash.js';
 export type {
   BillingProvider,
   MappedEvent,

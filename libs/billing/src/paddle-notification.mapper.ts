@@ -1,5 +1,5 @@
 import type { PlanRefs, SubscriptionEventType, SubscriptionState, SubscriptionStatus } from '@app/domain';
-import { sha256OfCanonical } from './canonical-json.hash.js';
+import { deliveryHash } from './delivery.hash.js';
 import { parseOrThrow } from './json-body.parser.js';
 import type { MappedEvent } from './mapped-event.types.js';
 import { isLedgerId, pickSubject } from './mapping.helpers.js';
@@ -123,5 +123,5 @@ export function mapPaddleNotification(payload: unknown): MappedEvent {
 export function paddleDedupeHash(payload: unknown): Buffer {
   parseOrThrow(paddleNotificationSchema, payload);
   const { event_type: type, data } = payload as { event_type: string; data: unknown };
-  return sha256OfCanonical({ type, data });
+  return deliveryHash(type, data);
 }

@@ -1,5 +1,5 @@
 import type { PlanRefs, SubscriptionEventType, SubscriptionState, SubscriptionStatus } from '@app/domain';
-import { sha256OfCanonical } from './canonical-json.hash.js';
+import { deliveryHash } from './delivery.hash.js';
 import { parseOrThrow } from './json-body.parser.js';
 import type { MappedEvent } from './mapped-event.types.js';
 import { asStatus, isLedgerId, isoOrNull, isTerminal, pickSubject, unixToIso } from './mapping.helpers.js';
@@ -151,5 +151,5 @@ export function mapStripeEvent(payload: unknown): MappedEvent {
 export function stripeDedupeHash(payload: unknown): Buffer {
   parseOrThrow(stripeEventSchema, payload);
   const { type, data } = payload as { type: string; data: unknown };
-  return sha256OfCanonical({ type, data });
+  return deliveryHash(type, data);
 }

@@ -1,4 +1,4 @@
-import { mapPaddleNotification, mapStripeEvent } from '@app/billing';
+import { mapPaddleNotification, mapStripeEvent, paddleDedupeHash, stripeDedupeHash } from '@app/billing';
 import { subjectHint, webhookEvent } from './webhook-event.builder.js';
 
 const invoice = (object: Record<string, unknown>): Record<string, unknown> => ({
@@ -44,7 +44,7 @@ describe('webhookEvent', () => {
       raw: JSON.stringify(payload),
       occurredAt: new Date('2026-11-15T10:00:05.000Z'),
     });
-    expect(event.payloadHash).toHaveLength(32);
+    expect(event.payloadHash.equals(stripeDedupeHash(payload))).toBe(true);
   });
 
   it('records a Paddle subscription without a known status as webhook.unmappable, under its customer', () => {
@@ -64,5 +64,6 @@ describe('webhookEvent', () => {
       metadata: { provider_type: 'subscription.updated' },
       occurredAt: new Date('2026-12-01T12:00:00.000Z'),
     });
+    expect(event.payloadHash.equals(paddleDedupeHash(payload))).toBe(true);
   });
 });

@@ -1,9 +1,4 @@
-import {
-  paddleDedupeHash,
-  stripeDedupeHash,
-  type BillingProvider,
-  type MappedEvent,
-} from '@app/billing';
+import { mappedDedupeHash, type BillingProvider, type MappedEvent } from '@app/billing';
 import { PROVIDER_FEATURES_UPDATED, type ProviderFeaturesUpdatedData } from '@app/domain';
 import type { NewEvent } from '@app/event-store';
 import { subscriptionStream } from '../ingest/ingest.service.js';
@@ -59,8 +54,9 @@ export function webhookEvent(mapped: MappedEvent, payload: unknown, raw: string)
   const common = {
     source: provider,
     sourceEventId: mapped.sourceEventId,
-    // Over type and data only: a retry with new delivery fields is the same event.
-    payloadHash: provider === 'stripe' ? stripeDedupeHash(payload) : paddleDedupeHash(payload),
+    // Over type and data only: a retry with new delivery fields is the same event. The mapper
+    // has validated the envelope; it is not validated again.
+    payloadHash: mappedDedupeHash(mapped, payload),
     raw,
     occurredAt: new Date(mapped.occurredAt),
     metadata: {
