@@ -8,7 +8,8 @@
  * and signed Stripe webhooks, with the share of request time the signature check takes. Beside
  * each rate: the CPU per event of the service process, of this harness (the load generator, or
  * the client of the raw and Emmett scenarios) and of the PostgreSQL server (when it runs on this
- * machine), which show where the time goes when the machine's speed drifts.
+ * machine), which show where the time goes when the machine's speed drifts; and the share of the
+ * machine's CPU that was idle and that the hypervisor stole (a VM slowed by its neighbours shows it).
  *
  * The scenarios run in BENCH_ROUNDS rounds (default 3), each round all of them back to back, so
  * every ratio is taken between figures measured a minute apart at most; the table gives each

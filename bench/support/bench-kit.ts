@@ -83,6 +83,13 @@ export interface CpuPerItem {
   readonly harness: number;
   /** Every process of the PostgreSQL server; null when it does not run on this machine. */
   readonly server: number | null;
+  /**
+   * Of the whole machine's CPU time over the measurement, the share (%) that was idle (or waiting
+   * on I/O) and the share the hypervisor gave to other guests (steal): a VM that slows down for
+   * a minute shows it here. Null where /proc/stat cannot be read.
+   */
+  readonly idle_pct?: number | null;
+  readonly steal_pct?: number | null;
 }
 
 let clockTicks: number | null = null;
@@ -160,6 +167,19 @@ function serverCpuMs(postmaster: number): number | null {
   return total;
 }
 
+/** The machine's CPU time (ticks) from /proc/stat: in all, idle (with iowait), and stolen. */
+function machineTicks(): { total: number; idle: number; steal: number } | null {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is
+    // counted in user and nice already).
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((n) => !Number.isFinite(n))) return null;
+    return { total: f.reduce((a, b) => a + b, 0), idle: f[3]! + f[4]!, steal: f[7]! };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Measures the CPU that a scenario costs per item, in each process involved: where a rate
  * depends on how fast this machine is at that minute, CPU per item shows where the time goes.
@@ -174,16 +194,23 @@ export function startCpuMeter(appPid: number | null | undefined, serverPid: numb
   const app0 = appPid ? processCpuMs(appPid) : null;
   const server0 = serverPid ? serverCpuMs(serverPid) : null;
   const self0 = process.cpuUsage();
+  const machine0 = machineTicks();
   return {
     stop(items: number): CpuPerItem {
       const self = process.cpuUsage(self0);
       const app1 = appPid ? processCpuMs(appPid) : null;
       const server1 = serverPid ? serverCpuMs(serverPid) : null;
+      const machine1 = machineTicks();
       const per = (ms: number): number => (ms * 1000) / Math.max(1, items);
+      const span = machine0 && machine1 ? machine1.total - machine0.total : 0;
+      const share = (pick: (t: { idle: number; steal: number }) => number): number | null =>
+        machine0 && machine1 && span > 0 ? (100 * (pick(machine1) - pick(machine0))) / span : null;
       return {
         app: app0 !== null && app1 !== null ? per(app1 - app0) : null,
         harness: (self.user + self.system) / Math.max(1, items),
         server: server0 !== null && server1 !== null ? per(server1 - server0) : null,
+        idle_pct: share((t) => t.idle),
+        steal_pct: share((t) => t.steal),
       };
     },
   };
@@ -232,11 +259,13 @@ export function printTable(title: string, rows: readonly Row[]): void {
   const fmt = (n: number): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 2 : 0 }) : '-');
   const withCpu = rows.some((r) => r.cpu_us);
   const us = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : n.toFixed(n < 10 ? 1 : 0));
-  const cpu = (c: CpuPerItem | undefined): string[] => (withCpu ? [c ? `${us(c.app)} / ${us(c.harness)} / ${us(c.server)}` : ''] : []);
+  const pct = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : n.toFixed(0));
+  const cpu = (c: CpuPerItem | undefined): string[] =>
+    withCpu ? (c ? [`${us(c.app)} / ${us(c.harness)} / ${us(c.server)}`, `${pct(c.idle_pct)} / ${pct(c.steal_pct)}`] : ['', '']) : [];
   const lines = rows.map((r) => [r.scenario, `${fmt(r.rate)} ${r.unit}`, fmt(r.p50_ms), fmt(r.p99_ms), ...cpu(r.cpu_us), r.note ?? '']);
-  const head = ['scenario', 'rate', 'p50 ms', 'p99 ms', ...(withCpu ? ['CPU µs/item app / harness / pg'] : []), 'compared to'];
+  const head = ['scenario', 'rate', 'p50 ms', 'p99 ms', ...(withCpu ? ['CPU µs/item app / harness / pg', 'idle / steal %'] : []), 'compared to'];
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const right = new Set(withCpu ? [1, 2, 3, 4] : [1, 2, 3]);
+  const right = new Set(withCpu ? [1, 2, 3, 4, 5] : [1, 2, 3]);
   const line = (cells: string[]): string => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   process.stdout.write(`\n${title}\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const l of lines) process.stdout.write(`${line(l)}\n`);
