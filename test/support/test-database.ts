@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrate } from '../../libs/event-store/src/index.js';
+import { createPool, migrate, PostgresEventStore } from '../../libs/event-store/src/index.js';
 
 export interface TestDatabase {
   readonly url: string;
@@ -68,4 +68,37 @@ export function testPool(url: string, max = 2): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });
   pool.on('error', () => undefined);
   return pool;
+}
+
+/** A suite's own database with a pool (4 sessions) and an event store on it. */
+export interface StoreDatabase {
+  readonly db: TestDatabase;
+  readonly pool: pg.Pool;
+  readonly store: PostgresEventStore;
+  /** Closes the store and the pool, then drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database with a pool and an event store on it (see StoreDatabase). */
+export async function openStoreDatabase(): Promise<StoreDatabase> {
+  const db = await createTestDatabase();
+  const pool = createPool({ connectionString: db.url, max: 4 });
+  const store = new PostgresEventStore(pool);
+  return {
+    db,
+    pool,
+    store,
+    close: async () => {
+      await store.close();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** A session's statement and idle-in-transaction timeouts, as SHOW gives them (e.g. '15s'). */
+export async function sessionTimeoutSettings(session: pg.Pool | pg.ClientBase): Promise<[string, string]> {
+  const statement = await session.query<{ statement_timeout: string }>('SHOW statement_timeout');
+  const idle = await session.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
+  return [statement.rows[0]!.statement_timeout, idle.rows[0]!.idle_in_transaction_session_timeout];
 }

@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
 import { createPool, endPool, isDatabaseUnavailable } from './index.js';
 
 describe('createPool', () => {
@@ -13,18 +12,12 @@ describe('createPool', () => {
     await db.drop();
   });
 
-  async function settings(pool: pg.Pool): Promise<[string, string]> {
-    const statement = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
-    const idle = await pool.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
-    return [statement.rows[0]!.statement_timeout, idle.rows[0]!.idle_in_transaction_session_timeout];
-  }
-
   it('gives its sessions the statement and idle-in-transaction timeouts, by default and as configured', async () => {
     const defaults = createPool({ connectionString: db.url, max: 1 });
     const configured = createPool({ connectionString: db.url, max: 1, statementTimeoutMs: 1_234, idleInTransactionTimeoutMs: 5_678 });
     try {
-      expect(await settings(defaults)).toEqual(['15s', '30s']);
-      expect(await settings(configured)).toEqual(['1234ms', '5678ms']);
+      expect(await sessionTimeoutSettings(defaults)).toEqual(['15s', '30s']);
+      expect(await sessionTimeoutSettings(configured)).toEqual(['1234ms', '5678ms']);
     } finally {
       await defaults.end();
       await configured.end();

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { openStoreDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { until } from '../../../test/support/wait.js';
 import { createPool, LogFollower, LogNotifier, PostgresEventStore, type NewEvent, type RecordedEvent } from './index.js';
 
@@ -34,20 +33,10 @@ class HeldFirstReadStore extends PostgresEventStore {
 
 describe('LogFollower', () => {
   let db: TestDatabase;
-  let pool: pg.Pool;
   let store: PostgresEventStore;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 4 });
-    store = new PostgresEventStore(pool);
-  });
-
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ db, store, close } = await openStoreDatabase()));
+  afterAll(() => close());
 
   it.each([
     ['nothing', 0],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { openStoreDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { until } from '../../../test/support/wait.js';
 import {
   AppendRejectedError,
@@ -26,18 +26,9 @@ describe('PostgresEventStore', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let store: PostgresEventStore;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 4 });
-    store = new PostgresEventStore(pool);
-  });
-
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ db, pool, store, close } = await openStoreDatabase()));
+  afterAll(() => close());
 
   /**
    * Runs `append` on a store of its own while another session holds the log lock. Once the

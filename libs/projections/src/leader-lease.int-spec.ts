@@ -1,13 +1,6 @@
-import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
 import { until } from '../../../test/support/wait.js';
 import { LeaderLease } from './index.js';
-
-async function show(client: pg.Client): Promise<[string, string]> {
-  const s = await client.query<{ statement_timeout: string }>('SHOW statement_timeout');
-  const i = await client.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
-  return [s.rows[0]!.statement_timeout, i.rows[0]!.idle_in_transaction_session_timeout];
-}
 
 describe('LeaderLease', () => {
   let db: TestDatabase;
@@ -27,7 +20,7 @@ describe('LeaderLease', () => {
     const lease = new LeaderLease({ connectionString: db.url, name: `timeouts-${expected[0]}`, ...timeouts });
     let settings: [string, string] | null = null;
     lease.start(async (client) => {
-      settings = await show(client);
+      settings = await sessionTimeoutSettings(client);
     });
     try {
       await until('the lead to read its settings', () => settings !== null);
