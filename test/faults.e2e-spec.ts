@@ -4,6 +4,7 @@ import pg from 'pg';
 import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '../libs/event-store/src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
 import { scratchDir } from './support/scratch.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import { INGEST_TOKEN, http, spawnLedger, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,6 +78,72 @@ describe('fault: PostgreSQL stopped and started again', () => {
     expect(readyAgain.status).toBe(200);
 
     const client = new pg.Client({ connectionString: database.connectionString });
+    await client.connect();
+    const { rows } = await client.query("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
+    await client.end();
+    expect(rows.map((r) => r.source_event_id)).toEqual([before.id, during.id]);
+  }, 120_000);
+});
+
+describe('fault: the network to PostgreSQL cut (packets dropped, not refused)', () => {
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let ledger: RunningLedger | null = null;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const server = new URL(db.url);
+    proxy = await startTcpProxy(server.hostname, Number(server.port || 5432));
+    const through = new URL(db.url);
+    through.hostname = '127.0.0.1';
+    through.port = String(proxy.port);
+    // A short statement limit: the client gives a silent session up 5 s after it.
+    ledger = await startLedger(through.toString(), { LEDGER_DB_STATEMENT_TIMEOUT_MS: '1000' });
+  }, 60_000);
+
+  afterAll(async () => {
+    proxy?.restore();
+    await ledger?.close();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  it('answers 503 with Retry-After instead of hanging, and recovers by itself once the link is back', async () => {
+    const url = `${ledger!.url}/v1/events`;
+    const before = subscriptionEvent();
+    expect((await http(url, { token: INGEST_TOKEN, body: before })).status).toBe(200);
+    const opened = proxy.connections;
+
+    proxy.cut();
+
+    // The pool's sessions are open and get no answer; new ones never finish connecting. Every
+    // request is answered (a hang would fail the test at its timeout), with the 503 a sender retries.
+    const during = subscriptionEvent();
+    for (let i = 0; i < 4; i++) {
+      const res = await http(url, { token: INGEST_TOKEN, body: during });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
+    }
+    const ready = await http(`${ledger!.url}/health/ready`);
+    expect(ready.body.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'database', class: 'A', status: 'down' })]));
+    expect((await http(`${ledger!.url}/health/live`)).status).toBe(200);
+    // The relay really held connections: the ones open at the cut, and new attempts.
+    expect(proxy.connections).toBeGreaterThan(opened);
+
+    proxy.restore();
+
+    // The sender retries; the service reconnects by itself.
+    let recovered: Awaited<ReturnType<typeof http>> | null = null;
+    for (let i = 0; i < 60 && recovered?.status !== 200; i++) {
+      recovered = await http(url, { token: INGEST_TOKEN, body: during });
+      if (recovered.status !== 200) await sleep(500);
+    }
+    expect(recovered?.status).toBe(200);
+    expect(recovered?.body).toMatchObject({ id: during.id, duplicate: false });
+
+    const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     const { rows } = await client.query("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
     await client.end();

@@ -1,4 +1,5 @@
 import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
+import { startTcpProxy } from '../../../test/support/tcp-proxy.js';
 import { createPool, endPool, isDatabaseUnavailable } from './index.js';
 
 describe('createPool', () => {
@@ -23,6 +24,31 @@ describe('createPool', () => {
       await configured.end();
     }
   });
+
+  it('gives up a statement that gets no answer (packets dropped) and reports the database unavailable', async () => {
+    const server = new URL(db.url);
+    const proxy = await startTcpProxy(server.hostname, Number(server.port || 5432));
+    const through = new URL(db.url);
+    through.hostname = '127.0.0.1';
+    through.port = String(proxy.port);
+    // Read timeout: the statement limit and 5 s.
+    const pool = createPool({ connectionString: through.toString(), max: 1, statementTimeoutMs: 200 });
+    try {
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+      proxy.cut();
+      // The server never sees the statement, so its own limit cannot end the wait: only the client's.
+      const err = await pool.query('SELECT 1').catch((e: unknown) => e);
+      expect(err).toMatchObject({ message: 'Query read timeout' });
+      expect(isDatabaseUnavailable(err)).toBe(true);
+      proxy.restore();
+      // The session given up is replaced.
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    } finally {
+      proxy.restore();
+      await pool.end();
+      await proxy.close();
+    }
+  }, 30_000);
 
   it('has the server cancel a statement that outlasts the statement timeout', async () => {
     const pool = createPool({ connectionString: db.url, max: 1, statementTimeoutMs: 200 });

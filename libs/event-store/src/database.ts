@@ -7,30 +7,51 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 /** The timeouts of the pool's sessions unless configured otherwise. */
 const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+/**
+ * How much longer than the server's statement limit the client waits for an answer before it
+ * gives the session up. The server's limit ends a slow statement with an error the client
+ * reads; this one ends the wait when no answer can come, because the network drops the
+ * packets (a partition, a firewall that drops rather than refuses, a frozen server), where
+ * TCP alone would wait about 15 minutes for its retransmissions to give up.
+ */
+const READ_TIMEOUT_MARGIN_MS = 5_000;
+/** Idle time after which TCP keepalive probes a session's connection (the OS default is 2 hours). */
+const KEEPALIVE_IDLE_MS = 10_000;
 
 /**
  * Server-side limits of a session. pg sends no setting for 0, so 0 leaves the server's own
  * (usually none); give a long limit rather than 0 to lift the default.
  */
 export interface SessionTimeouts {
-  /** Server-side limit for any one statement. */
+  /** Server-side limit for any one statement; the client stops waiting for an answer READ_TIMEOUT_MARGIN_MS later. */
   readonly statementTimeoutMs?: number;
   /** Server-side limit for a transaction left idle (a crashed or stuck client); the server ends the session. */
   readonly idleInTransactionTimeoutMs?: number;
 }
 
+type SessionSettings = Pick<
+  pg.ClientConfig,
+  'statement_timeout' | 'idle_in_transaction_session_timeout' | 'query_timeout' | 'keepAlive' | 'keepAliveInitialDelayMillis'
+>;
+
 /**
  * The pg client settings for `timeouts`, the pool's defaults where not given: for sessions
  * made outside `createPool` (a leader's session, a LISTEN session), so that a stuck query or
- * a half-open transaction cannot hold one of them, and what it has locked, forever either.
+ * a half-open transaction cannot hold one of them, and what it has locked, forever either;
+ * nor can a network that silently drops the session's packets hold its caller (`query_timeout`,
+ * the client-side limit: an error whose session is then given up, see isDatabaseUnavailable).
  *
  * @example
  * const client = new pg.Client({ connectionString, ...sessionTimeouts({ statementTimeoutMs: 60_000 }) });
  */
-export function sessionTimeouts(timeouts: SessionTimeouts = {}): Pick<pg.ClientConfig, 'statement_timeout' | 'idle_in_transaction_session_timeout'> {
+export function sessionTimeouts(timeouts: SessionTimeouts = {}): SessionSettings {
+  const statement = timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   return {
-    statement_timeout: timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    statement_timeout: statement,
     idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    query_timeout: statement > 0 ? statement + READ_TIMEOUT_MARGIN_MS : undefined,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
   };
 }
 
@@ -55,7 +76,6 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...sessionTimeouts(options),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3_000,
     idleTimeoutMillis: 30_000,
-    keepAlive: true,
   });
   pool.on('error', (err) => options.onIdleError?.(err));
   return pool;
@@ -113,6 +133,8 @@ const unavailableMessages = [
   'Client has encountered a connection error',
   'Client was closed and is not queryable',
   'the database system is',
+  // pg's query_timeout: no answer came (the network drops the packets, or the server is frozen).
+  'Query read timeout',
 ];
 
 /** True when an error means "PostgreSQL is not reachable right now" rather than bad data. */

@@ -292,7 +292,10 @@ export class PostgresEventStore {
       return { ...written, durationMs: performance.now() - started, replanned: planned === null };
     } catch (err) {
       broken = isDatabaseUnavailable(err);
-      if (tx.open) {
+      // A session given up is closed, not rolled back: the server ends its transaction when
+      // the session ends, and a ROLLBACK on a session that gets no answers would wait out
+      // another read timeout before the group's requests get theirs.
+      if (tx.open && !broken) {
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });

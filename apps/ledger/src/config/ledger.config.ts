@@ -61,6 +61,7 @@ const envSchema = z.object({
   RENEWAL_LEEWAY_S: int(0, 'seconds').default(86_400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_DB_POOL_MAX: int(2, 'connections').default(10),
+  LEDGER_DB_STATEMENT_TIMEOUT_MS: int(100, 'milliseconds').default(15_000),
   LEDGER_SNAPSHOT_SHARDS: int(1, 'shards').refine((n) => n <= 65_536, 'must be at most 65536').default(256),
 });
 
@@ -90,6 +91,8 @@ export interface LedgerConfig {
   readonly renewalLeewayS: number;
   readonly logLevel: string;
   readonly dbPoolMax: number;
+  /** The pool sessions' statement_timeout; the client stops waiting for an answer 5 s after it. */
+  readonly dbStatementTimeoutMs: number;
   readonly snapshotShards: number;
 }
 
@@ -148,6 +151,7 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     renewalLeewayS: e.RENEWAL_LEEWAY_S,
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.LEDGER_DB_POOL_MAX,
+    dbStatementTimeoutMs: e.LEDGER_DB_STATEMENT_TIMEOUT_MS,
     snapshotShards: e.LEDGER_SNAPSHOT_SHARDS,
   };
 }

@@ -19,6 +19,7 @@ export const DATABASE_URL = Symbol('DATABASE_URL');
         return createPool({
           connectionString: url,
           max: config.dbPoolMax,
+          statementTimeoutMs: config.dbStatementTimeoutMs,
           applicationName: `entitlement-ledger:${config.role}`,
           onIdleError: (err) => logger.warn(`idle connection lost: ${err.message}`),
         });
