@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
 import { startTcpProxy } from '../../../test/support/tcp-proxy.js';
 import { createPool, endPool, isDatabaseUnavailable } from './index.js';
@@ -23,6 +24,25 @@ describe('createPool', () => {
       await defaults.end();
       await configured.end();
     }
+  });
+
+  it('commits durably on a database set to synchronous_commit = off, and keeps every durable setting as set', async () => {
+    const setting = async (value: string): Promise<string> => {
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      // Sessions opened after this inherit it.
+      await admin.query(`ALTER DATABASE ${db.name} SET synchronous_commit = ${value}`);
+      await admin.end();
+      const pool = createPool({ connectionString: db.url, max: 1 });
+      try {
+        return (await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+      } finally {
+        await pool.end();
+      }
+    };
+    expect(await setting('off')).toBe('on');
+    expect(await setting('local')).toBe('local');
+    expect(await setting('remote_apply')).toBe('remote_apply');
   });
 
   it('gives up a statement that gets no answer (packets dropped) and reports the database unavailable', async () => {

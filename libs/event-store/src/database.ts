@@ -65,8 +65,19 @@ export interface PoolOptions extends SessionTimeouts {
 }
 
 /**
+ * Run first on each new session of the pool: a 2xx means the event's commit is on disk, so a
+ * session must not inherit `synchronous_commit = off` from its database or role (a commit
+ * would return before its WAL is flushed, and a crash could lose an acknowledged event).
+ * Every other value (local, remote_write, on, remote_apply) flushes the commit locally first
+ * and is kept as set.
+ */
+const DURABLE_COMMIT_SQL =
+  "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'";
+
+/**
  * A pool whose sessions carry statement and idle-in-transaction timeouts, so a stuck
- * query or a half-open transaction cannot hold the log lock forever.
+ * query or a half-open transaction cannot hold the log lock forever, and commit durably
+ * whatever `synchronous_commit` their database or role sets.
  */
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -78,6 +89,12 @@ export function createPool(options: PoolOptions): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (err) => options.onIdleError?.(err));
+  // Queued on the session before the query it was opened for (a session runs its queries in
+  // order). Any role may set synchronous_commit: a session that cannot run this cannot run
+  // that query either, and reports it there.
+  pool.on('connect', (client) => {
+    client.query(DURABLE_COMMIT_SQL).catch(() => {});
+  });
   return pool;
 }
 
