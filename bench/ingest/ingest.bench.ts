@@ -20,6 +20,9 @@
  * cost per append grows with it; the events it held as each ledger scenario started are printed
  * under the table and kept in the JSON file.
  *
+ * Every measured scenario starts after a CHECKPOINT (see bench-kit's checkpoint), where the role
+ * may run one and BENCH_CHECKPOINT is not 0.
+ *
  * Env: DATABASE_URL (else an embedded server), BENCH_DB_LOCALE (the benchmark database's locale,
  * e.g. en_US.UTF-8; default the server's), BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_LEDGER_NODE_ARGS
  * (node options of the ledger process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it), BENCH_LOG_LEVEL
@@ -29,7 +32,7 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { benchDatabase, closedLoop, localServerPid, percentile, printTable, startCpuMeter, writeResults, type CpuPerItem, type Row } from '../support/bench-kit.js';
+import { benchDatabase, checkpoint, closedLoop, localServerPid, percentile, printTable, startCpuMeter, writeResults, type CpuPerItem, type Row } from '../support/bench-kit.js';
 import { spawnLedgerProcess } from '../../test/support/ledger-process.js';
 import { spawnServiceProcess, type ServiceProcess } from '../../test/support/service-process.js';
 import { migrate, projectRoot } from '../../libs/event-store/src/index.js';
@@ -267,21 +270,28 @@ async function main(): Promise<void> {
     }
     await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, WARMUP_S, stripeEvent, 1, stripeSigned);
 
+    // Every measured scenario starts after a CHECKPOINT (where the role may run one), so none
+    // writes back the pages of the one before it during its own measurement.
+    const checkpoints = process.env.BENCH_CHECKPOINT !== '0' && (await checkpoint(db.url));
+    const settled = async <T>(run: () => Promise<T>): Promise<T> => {
+      if (checkpoints) await checkpoint(db.url);
+      return run();
+    };
     const rounds: Round[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
       process.stdout.write(`round ${r} of ${ROUNDS}…\n`);
       // Each ceiling right before the ledger figure it is compared to.
-      const single = await rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS);
-      const httpSingle = await onLog(db.url, () => http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1));
-      const peer = await emmett(db.url, SINGLE_CONNECTIONS, SECONDS);
-      const plain = await plainNest(db.url);
+      const single = await settled(() => rawSingle(db.url, SINGLE_CONNECTIONS, SECONDS));
+      const httpSingle = await settled(() => onLog(db.url, () => http(ledger, '/v1/events', SINGLE_CONNECTIONS, SECONDS, event, 1)));
+      const peer = await settled(() => emmett(db.url, SINGLE_CONNECTIONS, SECONDS));
+      const plain = await settled(() => plainNest(db.url));
       const multi: Measured[] = [];
       const httpBatch: Measured[] = [];
       for (const c of BATCH_CONNECTIONS) {
-        multi.push(await rawMulti(db.url, c, SECONDS));
-        httpBatch.push(await onLog(db.url, () => http(ledger, '/v1/events', c, SECONDS, batchOf, BATCH)));
+        multi.push(await settled(() => rawMulti(db.url, c, SECONDS)));
+        httpBatch.push(await settled(() => onLog(db.url, () => http(ledger, '/v1/events', c, SECONDS, batchOf, BATCH))));
       }
-      const httpStripe = await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned);
+      const httpStripe = await settled(() => http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, SECONDS, stripeEvent, 1, stripeSigned));
       rounds.push({ single, multi, peer, plain, httpSingle, httpBatch, httpStripe });
     }
     const verifies = verifyRate();
@@ -327,6 +337,7 @@ async function main(): Promise<void> {
       { scenario: 'Stripe signature verifications in-process', rate: verifies, unit: 'checks/s', p50_ms: NaN, p99_ms: NaN, note: 'HMAC-SHA256 over the raw body' },
     ];
     printTable(`ingest (median of ${ROUNDS} rounds; each ratio the median of its per-round ratios)`, rows);
+    process.stdout.write(checkpoints ? 'each scenario started after a CHECKPOINT\n' : 'no CHECKPOINT between scenarios (BENCH_CHECKPOINT=0, or the role may not run one): each may write back the pages of the one before\n');
     const perRound = (name: string, f: (r: Round) => Measured): string => `${name}: ${rounds.map((r) => Math.round(f(r).rate).toLocaleString('en-US')).join(' / ')}`;
     process.stdout.write(
       `\nper round (events/s): ${[
@@ -359,6 +370,7 @@ async function main(): Promise<void> {
       ratios,
       rounds,
       ledger_role: 'api',
+      checkpoint_before_each_scenario: checkpoints,
       http_failures: failures,
     });
     process.stdout.write(`\nresults: ${file}\n`);
