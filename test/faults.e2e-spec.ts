@@ -5,6 +5,7 @@ import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from 
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
 import { scratchDir } from './support/scratch.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { until } from './support/wait.js';
 import { INGEST_TOKEN, http, spawnLedger, startLedger, subscriptionEvent, type RunningLedger } from './support/ledger-harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -148,6 +149,78 @@ describe('fault: the network to PostgreSQL cut (packets dropped, not refused)', 
     const { rows } = await client.query("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
     await client.end();
     expect(rows.map((r) => r.source_event_id)).toEqual([before.id, during.id]);
+  }, 120_000);
+});
+
+describe('fault: events arrive faster than the database takes them', () => {
+  let db: TestDatabase;
+  let ledger: RunningLedger | null = null;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ledger = await startLedger(db.url, { LEDGER_MAX_QUEUED_EVENTS: '1000' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await ledger?.close();
+    await db?.drop();
+  });
+
+  it('answers 503 (overloaded) with Retry-After past the queue limit, writes nothing of it, and takes it once the queue drains', async () => {
+    const url = `${ledger!.url}/v1/events`;
+    const observer = new pg.Client({ connectionString: db.url });
+    const locker = new pg.Client({ connectionString: db.url });
+    await observer.connect();
+    await locker.connect();
+    const groupsWaiting = (n: number): Promise<void> =>
+      until(`${n} append groups to wait on the log lock`, async () => {
+        const { rows } = await observer.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append%'",
+        );
+        return rows[0]!.n === n;
+      });
+    const queuedGauge = async (): Promise<number> => {
+      const text = (await http(`${ledger!.url}/metrics`)).text;
+      return Number(/^ledger_append_queue_events (\d+)$/m.exec(text)?.[1]);
+    };
+    try {
+      // The database stops taking events: another session holds the log lock.
+      await locker.query('BEGIN');
+      await locker.query('SELECT position FROM log_head FOR UPDATE');
+      // Both writers hold a group waiting on the lock; then 1000 events queue behind them.
+      const first = http(url, { token: INGEST_TOKEN, body: [subscriptionEvent()] });
+      await groupsWaiting(1);
+      const second = http(url, { token: INGEST_TOKEN, body: [subscriptionEvent()] });
+      await groupsWaiting(2);
+      const batch = Array.from({ length: 1000 }, () => subscriptionEvent());
+      const queued = http(url, { token: INGEST_TOKEN, body: batch });
+      await until('the batch to queue', async () => (await queuedGauge()) === 1000);
+
+      const over = subscriptionEvent();
+      const refused = await http(url, { token: INGEST_TOKEN, body: over });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({ type: '/problems/overloaded', title: 'Overloaded', status: 503 });
+
+      await locker.query('COMMIT');
+      expect((await first).status).toBe(200);
+      expect((await second).status).toBe(200);
+      const taken = await queued;
+      expect(taken.status).toBe(200);
+      expect(taken.body.results).toHaveLength(1000);
+      expect(await queuedGauge()).toBe(0);
+
+      // Nothing of the refused request was written: its retry is recorded now, after the batch.
+      const retried = await http(url, { token: INGEST_TOKEN, body: over });
+      expect(retried.status).toBe(200);
+      expect(retried.body).toMatchObject({ id: over.id, duplicate: false });
+      expect(retried.body.position).toBeGreaterThan(Math.max(...taken.body.results.map((r: { position: number }) => r.position)));
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await locker.end();
+      await observer.end();
+    }
   }, 120_000);
 });
 

@@ -2,6 +2,7 @@ export type EventStoreErrorCode =
   | 'WRONG_EXPECTED_VERSION'
   | 'IDEMPOTENCY_CONFLICT'
   | 'DATABASE_UNAVAILABLE'
+  | 'APPEND_QUEUE_FULL'
   | 'APPEND_REJECTED';
 
 /** Base class of every error the event store throws on purpose. */
@@ -49,6 +50,20 @@ export class IdempotencyConflictError extends EventStoreError {
 export class DatabaseUnavailableError extends EventStoreError {
   constructor(cause?: unknown) {
     super('DATABASE_UNAVAILABLE', 'the database is unavailable', { cause });
+  }
+}
+
+/**
+ * More events wait to be written than the store queues (`maxQueuedEvents`): events arrive
+ * faster than the database takes them. Nothing of the request was queued; the caller should
+ * retry shortly. Refusing it keeps the wait of those queued, and the memory they hold, bounded.
+ */
+export class AppendQueueFullError extends EventStoreError {
+  constructor(
+    readonly queued: number,
+    readonly limit: number,
+  ) {
+    super('APPEND_QUEUE_FULL', `${queued} events are waiting to be written (the limit is ${limit}); retry shortly`);
   }
 }
 

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { openStoreDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { until } from '../../../test/support/wait.js';
 import {
+  AppendQueueFullError,
   AppendRejectedError,
   createPool,
   IdempotencyConflictError,
@@ -304,6 +305,53 @@ describe('PostgresEventStore', () => {
     expect(rows[0]!.n).toBe(2);
     expect(await store.head()).toBe(startHead + stores.length * perStore + 2);
     // Which of them collided depends on timing; the next test makes a collision certain.
+  });
+
+  it('refuses, writing nothing of it, an append that would queue more than maxQueuedEvents while the writers wait', async () => {
+    const p = createPool({ connectionString: db.url, max: 3 });
+    const s = new PostgresEventStore(p, { maxQueuedEvents: 10, writers: 2 });
+    const other = await pool.connect();
+    const tag = 'queue-full';
+    const events = (prefix: string, n: number): NewEvent[] => Array.from({ length: n }, (_, i) => event(tag, `${prefix}${i}`));
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT position FROM log_head FOR UPDATE');
+      // Both writers hold a group that waits on the log lock (one at a time: a writer takes
+      // everything queued when it starts).
+      const waitingGroups = async (n: number): Promise<void> =>
+        until(`${n} groups to wait on the log lock`, async () => {
+          const waiting = await pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append_new_events%'",
+          );
+          return waiting.rows[0]!.n === n;
+        });
+      const inFlight = [s.append({ events: events('a', 1) })];
+      await waitingGroups(1);
+      inFlight.push(s.append({ events: events('b', 1) }));
+      await waitingGroups(2);
+      // Up to the limit, requests queue; the one that would pass it is refused at once.
+      const queued = [s.append({ events: events('c', 6) }), s.append({ events: events('d', 4) })];
+      expect(s.queuedEventCount).toBe(10);
+      const refused = await s.append({ events: events('e', 1) }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AppendQueueFullError);
+      expect(refused).toMatchObject({ code: 'APPEND_QUEUE_FULL', queued: 10, limit: 10 });
+      expect(s.queuedEventCount).toBe(10);
+
+      await other.query('COMMIT');
+      const results = await Promise.all([...inFlight, ...queued]);
+      expect(results.flatMap((r) => r.events.map((e) => e.sourceEventId)).sort()).toEqual(
+        ['a0', 'b0', ...events('c', 6).map((e) => e.sourceEventId), ...events('d', 4).map((e) => e.sourceEventId)].sort(),
+      );
+      expect(s.queuedEventCount).toBe(0);
+      const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE source = $1 AND source_event_id LIKE 'e%'", [tag]);
+      expect(rows[0]!.n).toBe(0);
+      // Once the queue has room, appends are taken again.
+      expect((await s.append({ events: events('e', 1) })).events[0]).toMatchObject({ sourceEventId: 'e0', duplicate: false });
+    } finally {
+      other.release();
+      await s.close();
+      await p.end();
+    }
   });
 
   it('plans a group again under the lock when its event was recorded after its look-up', async () => {

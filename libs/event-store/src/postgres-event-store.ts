@@ -7,6 +7,7 @@ import {
   type CircuitBreakerPolicy,
 } from 'cockatiel';
 import {
+  AppendQueueFullError,
   AppendRejectedError,
   DatabaseUnavailableError,
   IdempotencyConflictError,
@@ -34,6 +35,11 @@ export interface EventStoreOptions {
    * the log lock, and waits on the lock inside the server's append statement.
    */
   readonly writers?: number;
+  /**
+   * Events that may wait for a writer (default 50,000). A request that would queue more is
+   * refused with AppendQueueFullError; one arriving at an empty queue is always taken.
+   */
+  readonly maxQueuedEvents?: number;
   /** Consecutive unavailability failures before appends fail fast. */
   readonly breakerThreshold?: number;
   /** How long appends fail fast before one is let through to probe the database. */
@@ -128,9 +134,12 @@ const key = (source: string, id: string): string => `${source}\u0000${id}`;
  */
 export class PostgresEventStore {
   private readonly queue: Pending[] = [];
+  /** Events of the requests in `queue`. */
+  private queuedEvents = 0;
   private writing = 0;
   private closed = false;
   private readonly maxEvents: number;
+  private readonly maxQueued: number;
   private readonly writers: number;
   private readonly breaker: CircuitBreakerPolicy;
 
@@ -139,6 +148,7 @@ export class PostgresEventStore {
     private readonly options: EventStoreOptions = {},
   ) {
     this.maxEvents = options.maxEventsPerCommit ?? 5_000;
+    this.maxQueued = options.maxQueuedEvents ?? 50_000;
     this.writers = Math.max(1, options.writers ?? 2);
     this.breaker = circuitBreaker(
       handleWhen((e) => isDatabaseUnavailable(e)),
@@ -152,6 +162,11 @@ export class PostgresEventStore {
     this.breaker.onReset(() => options.observer?.circuitChanged?.('closed'));
   }
 
+  /** Events waiting for a group commit (not those of the groups being written). */
+  get queuedEventCount(): number {
+    return this.queuedEvents;
+  }
+
   /** True while appends fail fast because the database was found unreachable. */
   get circuitOpen(): boolean {
     return this.breaker.state === 1; // CircuitState.Open
@@ -162,7 +177,8 @@ export class PostgresEventStore {
    * A redelivered event (same source, id and payload hash) resolves to its original
    * position with `duplicate: true`.
    *
-   * @throws WrongExpectedVersionError, IdempotencyConflictError, DatabaseUnavailableError
+   * @throws WrongExpectedVersionError, IdempotencyConflictError, DatabaseUnavailableError,
+   *   AppendQueueFullError
    */
   append(request: AppendRequest): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new DatabaseUnavailableError('event store closed'));
@@ -173,8 +189,13 @@ export class PostgresEventStore {
       const invalid = invalidEvent(e);
       if (invalid) return Promise.reject(new AppendRejectedError(invalid));
     }
+    const n = request.events.length;
+    if (this.queuedEvents > 0 && this.queuedEvents + n > this.maxQueued) {
+      return Promise.reject(new AppendQueueFullError(this.queuedEvents, this.maxQueued));
+    }
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
+      this.queuedEvents += n;
       this.drain();
     });
   }
@@ -225,6 +246,7 @@ export class PostgresEventStore {
       if (group.length > 0 && events + next.request.events.length > this.maxEvents) break;
       group.push(this.queue.shift()!);
       events += next.request.events.length;
+      this.queuedEvents -= next.request.events.length;
     }
     return group;
   }

@@ -62,6 +62,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_DB_POOL_MAX: int(2, 'connections').default(10),
   LEDGER_DB_STATEMENT_TIMEOUT_MS: int(100, 'milliseconds').default(15_000),
+  LEDGER_MAX_QUEUED_EVENTS: int(1_000, 'events').default(50_000),
   LEDGER_SNAPSHOT_SHARDS: int(1, 'shards').refine((n) => n <= 65_536, 'must be at most 65536').default(256),
 });
 
@@ -93,6 +94,8 @@ export interface LedgerConfig {
   readonly dbPoolMax: number;
   /** The pool sessions' statement_timeout; the client stops waiting for an answer 5 s after it. */
   readonly dbStatementTimeoutMs: number;
+  /** Events that may wait to be appended; a request that would queue more gets a 503. */
+  readonly maxQueuedEvents: number;
   readonly snapshotShards: number;
 }
 
@@ -152,6 +155,7 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.LEDGER_DB_POOL_MAX,
     dbStatementTimeoutMs: e.LEDGER_DB_STATEMENT_TIMEOUT_MS,
+    maxQueuedEvents: e.LEDGER_MAX_QUEUED_EVENTS,
     snapshotShards: e.LEDGER_SNAPSHOT_SHARDS,
   };
 }

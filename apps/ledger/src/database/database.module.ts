@@ -27,10 +27,11 @@ export const DATABASE_URL = Symbol('DATABASE_URL');
     },
     {
       provide: PostgresEventStore,
-      inject: [PG_POOL, MetricsService],
-      useFactory: (pool: pg.Pool, metrics: MetricsService): PostgresEventStore => {
+      inject: [PG_POOL, MetricsService, LEDGER_CONFIG],
+      useFactory: (pool: pg.Pool, metrics: MetricsService, config: LedgerConfig): PostgresEventStore => {
         const logger = new Logger('event-store');
         return new PostgresEventStore(pool, {
+          maxQueuedEvents: config.maxQueuedEvents,
           observer: {
             groupCommitted: ({ events, durationMs, head, replanned }) => {
               metrics.groupCommitEvents.observe(events);
@@ -80,6 +81,7 @@ export class DatabaseModule implements OnModuleInit, OnApplicationShutdown {
     // worker) follows the notifications.
     this.metrics.noteHead(await this.store.head());
     this.metrics.followHead(() => this.notifier.notifiedHead);
+    this.metrics.followAppendQueue(() => this.store.queuedEventCount);
     // Only the projector follows the log, and an api instance runs none: it holds no LISTEN
     // connection, and the server wakes no backend of it for every group committed.
     const follows = this.config.role !== 'api';

@@ -13,8 +13,15 @@ export interface ProblemDetails {
   [extension: string]: unknown;
 }
 
-/** Seconds a sender should wait before retrying while the database is unreachable. */
+/** Seconds a sender should wait before retrying (the database unreachable, or the append queue full). */
 export const RETRY_AFTER_S = 2;
+
+/** OpenAPI: the 503 of the append endpoints (nothing of the request was acknowledged; the sender retries). */
+export const RETRY_LATER = {
+  description:
+    'PostgreSQL unreachable (/problems/database-unavailable), or more events waiting to be written than ' +
+    'LEDGER_MAX_QUEUED_EVENTS (/problems/overloaded): problem+json with Retry-After; retry the request',
+};
 
 const problemType = (slug: string): string => `/problems/${slug}`;
 
@@ -33,6 +40,7 @@ const byCode: Record<string, { status: number; slug: string; title: string }> = 
   WRONG_EXPECTED_VERSION: { status: 409, slug: 'version-conflict', title: 'Stream version conflict' },
   APPEND_REJECTED: { status: 422, slug: 'append-rejected', title: 'Event refused by the store' },
   DATABASE_UNAVAILABLE: { status: 503, slug: 'database-unavailable', title: 'Database unavailable' },
+  APPEND_QUEUE_FULL: { status: 503, slug: 'overloaded', title: 'Overloaded' },
   NOT_READY: { status: 503, slug: 'not-ready', title: 'Not ready' },
   SHUTTING_DOWN: { status: 503, slug: 'shutting-down', title: 'Shutting down' },
 };

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiSecurity, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequireSignature, type Principal } from '../auth/auth.decorators.js';
+import { RETRY_LATER } from '../http/problem-details.filter.js';
 import { IngestService, type IngestResult } from './ingest.service.js';
 
 const example = {
@@ -38,6 +39,7 @@ export class EventsController {
   @ApiSecurity('Ledger-Signature')
   @ApiBody({ description: 'one event, or an array of up to 1000', examples: { single: { value: example }, batch: { value: [example] } } })
   @ApiOkResponse({ description: 'committed', schema: { example: { id: 'evt_0001', position: 1234, duplicate: false } } })
+  @ApiServiceUnavailableResponse(RETRY_LATER)
   async record(
     @Body() body: unknown,
     @CurrentPrincipal() who: Principal,

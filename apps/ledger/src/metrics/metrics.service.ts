@@ -61,8 +61,24 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private queueSource: () => number = () => 0;
+
+  readonly appendQueueEvents = new Gauge({
+    name: 'ledger_append_queue_events',
+    help: 'Events waiting for a group commit; at LEDGER_MAX_QUEUED_EVENTS further appends get a 503.',
+    registers: [this.registry],
+    collect: () => {
+      this.appendQueueEvents.set(this.queueSource());
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the append queue's length is read at each scrape. */
+  followAppendQueue(source: () => number): void {
+    this.queueSource = source;
   }
 
   /** A head this instance knows of (read at start, or returned by a commit). */

@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { RETRY_LATER } from '../http/problem-details.filter.js';
 import type { FastifyRequest } from 'fastify';
 import { RequireSignature } from '../auth/auth.decorators.js';
 import type { IngestResult } from '../ingest/ingest.service.js';
@@ -96,6 +97,7 @@ export class WebhooksController {
   @ApiBody({ description: 'a Stripe event, exactly as Stripe sent it', examples: { subscription: { value: stripeExample } } })
   @ApiOkResponse(committed(stripeExample.id))
   @ApiUnauthorizedResponse({ description: 'missing, invalid or stale Stripe-Signature (problem+json)' })
+  @ApiServiceUnavailableResponse(RETRY_LATER)
   stripe(@Req() req: RawRequest): Promise<IngestResult> {
     return this.webhooks.record('stripe', req.rawBody, req.body);
   }
@@ -112,6 +114,7 @@ export class WebhooksController {
   @ApiBody({ description: 'a Paddle Billing notification, exactly as Paddle sent it', examples: { subscription: { value: paddleExample } } })
   @ApiOkResponse(committed(paddleExample.event_id))
   @ApiUnauthorizedResponse({ description: 'missing, invalid or stale Paddle-Signature (problem+json)' })
+  @ApiServiceUnavailableResponse(RETRY_LATER)
   paddle(@Req() req: RawRequest): Promise<IngestResult> {
     return this.webhooks.record('paddle', req.rawBody, req.body);
   }
