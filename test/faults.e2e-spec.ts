@@ -2,7 +2,7 @@ import { rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort, migrate, startEmbeddedDatabase, type EmbeddedDatabase } from '../libs/event-store/src/index.js';
-import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { createTestDatabase, sessionsWaitingOnLock, type TestDatabase } from './support/test-database.js';
 import { scratchDir } from './support/scratch.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import { until } from './support/wait.js';
@@ -93,13 +93,9 @@ describe('fault: the network to PostgreSQL cut (packets dropped, not refused)', 
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const server = new URL(db.url);
-    proxy = await startTcpProxy(server.hostname, Number(server.port || 5432));
-    const through = new URL(db.url);
-    through.hostname = '127.0.0.1';
-    through.port = String(proxy.port);
+    proxy = await startTcpProxy(db.url);
     // A short statement limit: the client gives a silent session up 5 s after it.
-    ledger = await startLedger(through.toString(), { LEDGER_DB_STATEMENT_TIMEOUT_MS: '1000' });
+    ledger = await startLedger(proxy.url(db.url), { LEDGER_DB_STATEMENT_TIMEOUT_MS: '1000' });
   }, 60_000);
 
   afterAll(async () => {
@@ -158,7 +154,8 @@ describe('fault: events arrive faster than the database takes them', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ledger = await startLedger(db.url, { LEDGER_MAX_QUEUED_EVENTS: '1000' });
+    // The groups wait on the held lock for as long as the test takes: no statement limit may end it first.
+    ledger = await startLedger(db.url, { LEDGER_MAX_QUEUED_EVENTS: '2000', LEDGER_DB_STATEMENT_TIMEOUT_MS: '120000' });
   }, 60_000);
 
   afterAll(async () => {
@@ -173,12 +170,7 @@ describe('fault: events arrive faster than the database takes them', () => {
     await observer.connect();
     await locker.connect();
     const groupsWaiting = (n: number): Promise<void> =>
-      until(`${n} append groups to wait on the log lock`, async () => {
-        const { rows } = await observer.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append%'",
-        );
-        return rows[0]!.n === n;
-      });
+      until(`${n} append groups to wait on the log lock`, async () => (await sessionsWaitingOnLock(observer, 'ledger_append')) === n);
     const queuedGauge = async (): Promise<number> => {
       const text = (await http(`${ledger!.url}/metrics`)).text;
       return Number(/^ledger_append_queue_events (\d+)$/m.exec(text)?.[1]);
@@ -192,9 +184,9 @@ describe('fault: events arrive faster than the database takes them', () => {
       await groupsWaiting(1);
       const second = http(url, { token: INGEST_TOKEN, body: [subscriptionEvent()] });
       await groupsWaiting(2);
-      const batch = Array.from({ length: 1000 }, () => subscriptionEvent());
-      const queued = http(url, { token: INGEST_TOKEN, body: batch });
-      await until('the batch to queue', async () => (await queuedGauge()) === 1000);
+      const batches = [0, 1].map(() => Array.from({ length: 1000 }, () => subscriptionEvent()));
+      const queued = batches.map((batch) => http(url, { token: INGEST_TOKEN, body: batch }));
+      await until('the batches to queue', async () => (await queuedGauge()) === 2000);
 
       const over = subscriptionEvent();
       const refused = await http(url, { token: INGEST_TOKEN, body: over });
@@ -206,16 +198,19 @@ describe('fault: events arrive faster than the database takes them', () => {
       await locker.query('COMMIT');
       expect((await first).status).toBe(200);
       expect((await second).status).toBe(200);
-      const taken = await queued;
-      expect(taken.status).toBe(200);
-      expect(taken.body.results).toHaveLength(1000);
+      const taken = await Promise.all(queued);
+      for (const t of taken) {
+        expect(t.status).toBe(200);
+        expect(t.body.results).toHaveLength(1000);
+      }
       expect(await queuedGauge()).toBe(0);
 
-      // Nothing of the refused request was written: its retry is recorded now, after the batch.
+      // Nothing of the refused request was written: its retry is recorded now, after the batches.
       const retried = await http(url, { token: INGEST_TOKEN, body: over });
       expect(retried.status).toBe(200);
       expect(retried.body).toMatchObject({ id: over.id, duplicate: false });
-      expect(retried.body.position).toBeGreaterThan(Math.max(...taken.body.results.map((r: { position: number }) => r.position)));
+      const positions = taken.flatMap((t) => t.body.results.map((r: { position: number }) => r.position));
+      expect(retried.body.position).toBeGreaterThan(Math.max(...positions));
     } finally {
       await locker.query('ROLLBACK').catch(() => {});
       await locker.end();

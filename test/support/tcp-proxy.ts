@@ -10,8 +10,10 @@ import net from 'node:net';
  * eventually would.
  */
 export interface TcpProxy {
-  /** host:port to connect to instead of the server's. */
+  /** The port on 127.0.0.1 to connect to instead of the server's. */
   readonly port: number;
+  /** `connectionString` (a postgres:// URL of the server) pointed at the relay. */
+  url(connectionString: string): string;
   /** Connections that have passed through, the held ones included. */
   readonly connections: number;
   cut(): void;
@@ -25,11 +27,17 @@ interface Link {
 }
 
 /**
+ * A relay to the server of `connectionString` (a postgres:// URL).
+ *
  * @example
- * const proxy = await startTcpProxy('127.0.0.1', 5432);
- * // point the client at 127.0.0.1:proxy.port; later: proxy.cut(); …; proxy.restore();
+ * const proxy = await startTcpProxy(db.url);
+ * const pool = createPool({ connectionString: proxy.url(db.url) });
+ * // later: proxy.cut(); …; proxy.restore();
  */
-export async function startTcpProxy(host: string, port: number): Promise<TcpProxy> {
+export async function startTcpProxy(connectionString: string): Promise<TcpProxy> {
+  const server = new URL(connectionString);
+  const host = server.hostname;
+  const port = Number(server.port || 5432);
   let isCut = false;
   let count = 0;
   const live = new Set<Link>();
@@ -47,7 +55,7 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
     held.add(link);
   };
 
-  const server = net.createServer((client) => {
+  const relay = net.createServer((client) => {
     count += 1;
     client.on('error', () => {});
     if (isCut) {
@@ -72,10 +80,10 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
     upstream.pipe(client);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    relay.once('error', reject);
+    relay.listen(0, '127.0.0.1', () => resolve());
   });
-  const address = server.address() as net.AddressInfo;
+  const address = relay.address() as net.AddressInfo;
 
   const closeHeld = (): void => {
     for (const link of held) {
@@ -87,6 +95,12 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
 
   return {
     port: address.port,
+    url(through: string) {
+      const u = new URL(through);
+      u.hostname = '127.0.0.1';
+      u.port = String(address.port);
+      return u.toString();
+    },
     get connections() {
       return count;
     },
@@ -105,7 +119,7 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
         link.upstream?.destroy();
       }
       live.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
     },
   };
 }

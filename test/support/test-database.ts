@@ -102,3 +102,16 @@ export async function sessionTimeoutSettings(session: pg.Pool | pg.ClientBase): 
   const idle = await session.query<{ idle_in_transaction_session_timeout: string }>('SHOW idle_in_transaction_session_timeout');
   return [statement.rows[0]!.statement_timeout, idle.rows[0]!.idle_in_transaction_session_timeout];
 }
+
+/**
+ * How many sessions of the current database wait on a lock while running a statement that
+ * contains `statement` (e.g. the append function's name). Run it outside a transaction: inside
+ * one, pg_stat_activity answers from the snapshot it took first.
+ */
+export async function sessionsWaitingOnLock(db: Pick<pg.ClientBase, 'query'>, statement: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
+    [statement],
+  );
+  return rows[0]!.n;
+}

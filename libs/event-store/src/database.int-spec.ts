@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
 import { startTcpProxy } from '../../../test/support/tcp-proxy.js';
-import { createPool, endPool, isDatabaseUnavailable } from './index.js';
+import { createPool, DatabaseUnavailableError, endPool, isDatabaseUnavailable, rollbackAfter } from './index.js';
 
 describe('createPool', () => {
   let db: TestDatabase;
@@ -40,19 +40,22 @@ describe('createPool', () => {
         await pool.end();
       }
     };
-    expect(await setting('off')).toBe('on');
-    expect(await setting('local')).toBe('local');
-    expect(await setting('remote_apply')).toBe('remote_apply');
+    try {
+      expect(await setting('off')).toBe('on');
+      expect(await setting('local')).toBe('local');
+      expect(await setting('remote_apply')).toBe('remote_apply');
+    } finally {
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE ${db.name} RESET synchronous_commit`);
+      await admin.end();
+    }
   });
 
   it('gives up a statement that gets no answer (packets dropped) and reports the database unavailable', async () => {
-    const server = new URL(db.url);
-    const proxy = await startTcpProxy(server.hostname, Number(server.port || 5432));
-    const through = new URL(db.url);
-    through.hostname = '127.0.0.1';
-    through.port = String(proxy.port);
+    const proxy = await startTcpProxy(db.url);
     // Read timeout: the statement limit and 5 s.
-    const pool = createPool({ connectionString: through.toString(), max: 1, statementTimeoutMs: 200 });
+    const pool = createPool({ connectionString: proxy.url(db.url), max: 1, statementTimeoutMs: 200 });
     try {
       expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
       proxy.cut();
@@ -69,6 +72,26 @@ describe('createPool', () => {
       await proxy.close();
     }
   }, 30_000);
+
+  it('rolls a transaction back after an error, but sends nothing to a session that gets no answers', async () => {
+    const pool = createPool({ connectionString: db.url, max: 1 });
+    const client = await pool.connect();
+    const tableExists = async (): Promise<boolean> =>
+      (await client.query<{ t: string | null }>("SELECT to_regclass('pg_temp.rolled') AS t")).rows[0]!.t !== null;
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE rolled (x int)');
+      // Unreachable: no ROLLBACK is sent (it would wait out another read timeout); the caller gives the session up.
+      await rollbackAfter(client, new DatabaseUnavailableError());
+      expect(await tableExists()).toBe(true);
+      // Any other error: rolled back.
+      await rollbackAfter(client, new Error('a bad row'));
+      expect(await tableExists()).toBe(false);
+    } finally {
+      client.release(true);
+      await pool.end();
+    }
+  });
 
   it('has the server cancel a statement that outlasts the statement timeout', async () => {
     const pool = createPool({ connectionString: db.url, max: 1, statementTimeoutMs: 200 });

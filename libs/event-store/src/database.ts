@@ -17,6 +17,8 @@ const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 const READ_TIMEOUT_MARGIN_MS = 5_000;
 /** Idle time after which TCP keepalive probes a session's connection (the OS default is 2 hours). */
 const KEEPALIVE_IDLE_MS = 10_000;
+/** The longest a session made outside the pool waits to be connected (the pool's own is shorter). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Server-side limits of a session. pg sends no setting for 0, so 0 leaves the server's own
@@ -31,15 +33,22 @@ export interface SessionTimeouts {
 
 type SessionSettings = Pick<
   pg.ClientConfig,
-  'statement_timeout' | 'idle_in_transaction_session_timeout' | 'query_timeout' | 'keepAlive' | 'keepAliveInitialDelayMillis'
+  | 'statement_timeout'
+  | 'idle_in_transaction_session_timeout'
+  | 'query_timeout'
+  | 'keepAlive'
+  | 'keepAliveInitialDelayMillis'
+  | 'connectionTimeoutMillis'
 >;
 
 /**
  * The pg client settings for `timeouts`, the pool's defaults where not given: for sessions
  * made outside `createPool` (a leader's session, a LISTEN session), so that a stuck query or
  * a half-open transaction cannot hold one of them, and what it has locked, forever either;
- * nor can a network that silently drops the session's packets hold its caller (`query_timeout`,
- * the client-side limit: an error whose session is then given up, see isDatabaseUnavailable).
+ * nor can a network that silently drops the session's packets hold its caller: connecting is
+ * limited too, and `query_timeout`, the client-side limit, fails a statement with an error that
+ * isDatabaseUnavailable recognises; the caller then gives the session up (see rollbackAfter), as
+ * pg leaves the unanswered statement active on it.
  *
  * @example
  * const client = new pg.Client({ connectionString, ...sessionTimeouts({ statementTimeoutMs: 60_000 }) });
@@ -52,6 +61,8 @@ export function sessionTimeouts(timeouts: SessionTimeouts = {}): SessionSettings
     query_timeout: statement > 0 ? statement + READ_TIMEOUT_MARGIN_MS : undefined,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    // A connect that gets no answer (the same dropped packets) fails rather than waits.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   };
 }
 
@@ -65,7 +76,7 @@ export interface PoolOptions extends SessionTimeouts {
 }
 
 /**
- * Run first on each new session of the pool: a 2xx means the event's commit is on disk, so a
+ * Run first on each new session that commits: a 2xx means the event's commit is on disk, so a
  * session must not inherit `synchronous_commit = off` from its database or role (a commit
  * would return before its WAL is flushed, and a crash could lose an acknowledged event).
  * Every other value (local, remote_write, on, remote_apply) flushes the commit locally first
@@ -87,15 +98,32 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...sessionTimeouts(options),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3_000,
     idleTimeoutMillis: 30_000,
+    // Awaited before the session is handed out; should it fail, the session is closed and the
+    // checkout fails with it.
+    onConnect: ensureDurableCommit,
   });
   pool.on('error', (err) => options.onIdleError?.(err));
-  // Queued on the session before the query it was opened for (a session runs its queries in
-  // order). Any role may set synchronous_commit: a session that cannot run this cannot run
-  // that query either, and reports it there.
-  pool.on('connect', (client) => {
-    client.query(DURABLE_COMMIT_SQL).catch(() => {});
-  });
   return pool;
+}
+
+/**
+ * Makes a new session commit durably (see DURABLE_COMMIT_SQL): createPool runs it on each of its
+ * sessions before handing it out, and a session made outside the pool that commits (a leader's)
+ * runs it after connecting.
+ */
+export async function ensureDurableCommit(client: Pick<pg.ClientBase, 'query'>): Promise<void> {
+  await client.query(DURABLE_COMMIT_SQL);
+}
+
+/**
+ * Ends the open transaction of a session after `err`: ROLLBACK, unless `err` says the session
+ * gets no answers (isDatabaseUnavailable), where a ROLLBACK would wait out another read timeout
+ * before failing too. The caller gives such a session up (release(true), end()); the server
+ * ends its transaction with it.
+ */
+export async function rollbackAfter(client: Pick<pg.ClientBase, 'query'>, err: unknown): Promise<void> {
+  if (isDatabaseUnavailable(err)) return;
+  await client.query('ROLLBACK').catch(() => undefined);
 }
 
 /**

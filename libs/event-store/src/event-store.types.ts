@@ -42,6 +42,12 @@ export interface AppendRequest {
   readonly events: readonly NewEvent[];
   /** Per stream id; streams not listed accept any version. */
   readonly expectedVersions?: Readonly<Record<string, ExpectedVersion>>;
+  /**
+   * Queued even when more events wait than the store's `maxQueuedEvents` (default false): for
+   * the service's own few events that record a change already made (admin actions: a revoked
+   * token, a rotated key), which must not be refused for load. Ingest is refused instead.
+   */
+  readonly bypassQueueLimit?: boolean;
 }
 
 export interface AppendedEvent {

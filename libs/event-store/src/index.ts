@@ -3,7 +3,9 @@ export * from './event-store.errors.js';
 export {
   createPool,
   endPool,
+  ensureDurableCommit,
   isDatabaseUnavailable,
+  rollbackAfter,
   sessionTimeouts,
   type PoolOptions,
   type SessionTimeouts,

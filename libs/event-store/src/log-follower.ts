@@ -84,7 +84,7 @@ export class LogNotifier {
   private async connect(): Promise<void> {
     // Only LISTEN runs here, and it ends at once: the pool's limits are a bound should it
     // ever wait, and no transaction is ever left open on this session anyway.
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true, ...sessionTimeouts() });
+    const client = new pg.Client({ connectionString: this.connectionString, ...sessionTimeouts() });
     client.on('notification', (msg) => {
       const head = Number(msg.payload);
       if (Number.isFinite(head) && head > this.lastHead) this.lastHead = head;

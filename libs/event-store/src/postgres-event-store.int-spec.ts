@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { openStoreDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { openStoreDatabase, sessionsWaitingOnLock, type TestDatabase } from '../../../test/support/test-database.js';
 import { until } from '../../../test/support/wait.js';
 import {
   AppendQueueFullError,
@@ -52,18 +52,14 @@ describe('PostgresEventStore', () => {
       const pending = append(s);
       // The append must be seen waiting on the lock: otherwise `meanwhile` would not come
       // between its look-ups and its insert, and the test would not test that path.
-      await until(`the append to wait on the log lock (${statement})`, async () => {
-        const waiting = await pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
-          [statement],
-        );
-        return waiting.rows[0]!.n > 0;
-      });
+      await until(`the append to wait on the log lock (${statement})`, async () => (await sessionsWaitingOnLock(pool, statement)) > 0);
       await meanwhile(other, head);
       await other.query('COMMIT');
       return { result: await pending, replanned, head };
     } finally {
-      other.release();
+      // A failure before the COMMIT must not leave the log locked for the tests after this one.
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release(true);
       await s.close();
       await p.end();
     }
@@ -318,13 +314,8 @@ describe('PostgresEventStore', () => {
       await other.query('SELECT position FROM log_head FOR UPDATE');
       // Both writers hold a group that waits on the log lock (one at a time: a writer takes
       // everything queued when it starts).
-      const waitingGroups = async (n: number): Promise<void> =>
-        until(`${n} groups to wait on the log lock`, async () => {
-          const waiting = await pool.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ledger_append_new_events%'",
-          );
-          return waiting.rows[0]!.n === n;
-        });
+      const waitingGroups = (n: number): Promise<void> =>
+        until(`${n} groups to wait on the log lock`, async () => (await sessionsWaitingOnLock(pool, 'ledger_append_new_events')) === n);
       const inFlight = [s.append({ events: events('a', 1) })];
       await waitingGroups(1);
       inFlight.push(s.append({ events: events('b', 1) }));
@@ -336,11 +327,14 @@ describe('PostgresEventStore', () => {
       expect(refused).toBeInstanceOf(AppendQueueFullError);
       expect(refused).toMatchObject({ code: 'APPEND_QUEUE_FULL', queued: 10, limit: 10 });
       expect(s.queuedEventCount).toBe(10);
+      // A control event (an admin action already made) is queued past the limit.
+      queued.push(s.append({ events: events('f', 1), bypassQueueLimit: true }));
+      expect(s.queuedEventCount).toBe(11);
 
       await other.query('COMMIT');
       const results = await Promise.all([...inFlight, ...queued]);
       expect(results.flatMap((r) => r.events.map((e) => e.sourceEventId)).sort()).toEqual(
-        ['a0', 'b0', ...events('c', 6).map((e) => e.sourceEventId), ...events('d', 4).map((e) => e.sourceEventId)].sort(),
+        ['a0', 'b0', ...events('c', 6).map((e) => e.sourceEventId), ...events('d', 4).map((e) => e.sourceEventId), 'f0'].sort(),
       );
       expect(s.queuedEventCount).toBe(0);
       const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE source = $1 AND source_event_id LIKE 'e%'", [tag]);
@@ -348,7 +342,9 @@ describe('PostgresEventStore', () => {
       // Once the queue has room, appends are taken again.
       expect((await s.append({ events: events('e', 1) })).events[0]).toMatchObject({ sourceEventId: 'e0', duplicate: false });
     } finally {
-      other.release();
+      // A failure before the COMMIT must not leave the log locked for the tests after this one.
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release(true);
       await s.close();
       await p.end();
     }

@@ -37,7 +37,8 @@ export interface EventStoreOptions {
   readonly writers?: number;
   /**
    * Events that may wait for a writer (default 50,000). A request that would queue more is
-   * refused with AppendQueueFullError; one arriving at an empty queue is always taken.
+   * refused with AppendQueueFullError; one arriving at an empty queue is always taken, and so is
+   * one marked `bypassQueueLimit`.
    */
   readonly maxQueuedEvents?: number;
   /** Consecutive unavailability failures before appends fail fast. */
@@ -55,6 +56,8 @@ export interface EventStoreObserver {
 
 interface Pending {
   readonly request: AppendRequest;
+  /** Its events, counted once (the queue's count must not drift should the caller's array change). */
+  readonly n: number;
   readonly resolve: (r: AppendResult) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -190,11 +193,11 @@ export class PostgresEventStore {
       if (invalid) return Promise.reject(new AppendRejectedError(invalid));
     }
     const n = request.events.length;
-    if (this.queuedEvents > 0 && this.queuedEvents + n > this.maxQueued) {
+    if (!request.bypassQueueLimit && this.queuedEvents > 0 && this.queuedEvents + n > this.maxQueued) {
       return Promise.reject(new AppendQueueFullError(this.queuedEvents, this.maxQueued));
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
+      this.queue.push({ request, n, resolve, reject });
       this.queuedEvents += n;
       this.drain();
     });
@@ -243,10 +246,10 @@ export class PostgresEventStore {
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (group.length > 0 && events + next.request.events.length > this.maxEvents) break;
+      if (group.length > 0 && events + next.n > this.maxEvents) break;
       group.push(this.queue.shift()!);
-      events += next.request.events.length;
-      this.queuedEvents -= next.request.events.length;
+      events += next.n;
+      this.queuedEvents -= next.n;
     }
     return group;
   }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EntitlementPolicy } from '@app/domain';
-import { readEvents } from '@app/event-store';
+import { readEvents, rollbackAfter } from '@app/event-store';
 import { EntitlementProjection } from './entitlement.projection.js';
 import { LIVE_TABLES, createTablesLike, entitlementTables, type EntitlementTables } from './entitlement.tables.js';
 
@@ -82,7 +82,7 @@ export async function rebuildBlueGreen(options: BlueGreenRebuildOptions): Promis
       await projection.write(client, folded, signal);
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await rollbackAfter(client, err);
       throw err;
     }
     // Fresh tables have no planner statistics until autovacuum reaches them (never, where it is
@@ -124,7 +124,7 @@ async function applyRange(client: pg.ClientBase, projection: EntitlementProjecti
       await projection.apply(client, events);
       if (!inTransaction) await client.query('COMMIT');
     } catch (err) {
-      if (!inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+      if (!inTransaction) await rollbackAfter(client, err);
       throw err;
     }
     position = events[events.length - 1]!.position;
@@ -170,7 +170,7 @@ async function swap(
     await client.query('COMMIT');
     return { position: live, subjects: count.rows[0]!.n, generation: gen.rows[0]!.generation };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await rollbackAfter(client, err);
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sessionTimeouts, type SessionTimeouts } from '@app/event-store';
+import { ensureDurableCommit, sessionTimeouts, type SessionTimeouts } from '@app/event-store';
 
 /**
  * The session's timeouts are the pool's unless given: `lead` runs its transactions on it, and
@@ -66,18 +66,16 @@ export class LeaderLease {
   private async loop(lead: (client: pg.Client, signal: AbortSignal) => Promise<void>): Promise<void> {
     const retry = this.options.retryMs ?? 1_000;
     while (!this.stopped) {
-      // Keepalive probes after 10 s idle: a silently partitioned leader's session ends (and
-      // its lock with it) in about a minute rather than the OS default of two hours.
-      const client = new pg.Client({
-        connectionString: this.options.connectionString,
-        keepAlive: true,
-        keepAliveInitialDelayMillis: 10_000,
-        ...sessionTimeouts(this.options),
-      });
+      // sessionTimeouts: keepalive probes after 10 s idle, so that a silently partitioned
+      // leader's session ends (and its lock with it) long before the OS default of two hours,
+      // and a statement that gets no answer fails.
+      const client = new pg.Client({ connectionString: this.options.connectionString, ...sessionTimeouts(this.options) });
       client.on('error', (err) => this.options.onError?.(err));
       this.client = client;
       try {
         await client.connect();
+        // The leader commits on this session (checkpoints, manifests): durably, as the pool does.
+        await ensureDurableCommit(client);
         const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
           this.options.name,
         ]);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { LeaderLease } from './leader-lease.js';
-import { readEvents, type LogNotifier, type RecordedEvent } from '@app/event-store';
+import { readEvents, rollbackAfter, type LogNotifier, type RecordedEvent } from '@app/event-store';
 
 export interface ProjectionHandler {
   /** Applies a batch inside the projector's transaction (the checkpoint is written after it). */
@@ -122,7 +122,7 @@ export class Projector {
         ]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await rollbackAfter(client, err);
         throw err;
       }
       this.position = last;

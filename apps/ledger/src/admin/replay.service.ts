@@ -89,9 +89,13 @@ export class ReplayService {
   private async fold(projection: EntitlementProjection, upTo: number): Promise<FoldedModel> {
     const client = await this.pool.connect();
     try {
-      return await projection.fold(client, { upTo });
-    } finally {
+      const folded = await projection.fold(client, { upTo });
       client.release();
+      return folded;
+    } catch (err) {
+      // Given up, not put back: after a read timeout its statement is still active on it.
+      client.release(err as Error);
+      throw err;
     }
   }
 }

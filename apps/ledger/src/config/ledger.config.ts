@@ -62,7 +62,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_DB_POOL_MAX: int(2, 'connections').default(10),
   LEDGER_DB_STATEMENT_TIMEOUT_MS: int(100, 'milliseconds').default(15_000),
-  LEDGER_MAX_QUEUED_EVENTS: int(1_000, 'events').default(50_000),
+  // At least two full batches, so that one always fits behind another.
+  LEDGER_MAX_QUEUED_EVENTS: int(2_000, 'events').default(50_000),
   LEDGER_SNAPSHOT_SHARDS: int(1, 'shards').refine((n) => n <= 65_536, 'must be at most 65536').default(256),
 });
 

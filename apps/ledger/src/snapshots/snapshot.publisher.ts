@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
 import { apiKeyHashes, type CriticalityClass, type EntitlementSources, type SubjectApiKeysFold } from '@app/domain';
+import { isDatabaseUnavailable, rollbackAfter } from '@app/event-store';
 import { LeaderLease, sleep, yieldToEventLoop } from '@app/projections';
 import {
   ManifestChain,
@@ -228,7 +229,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       await client.query('COMMIT');
       return { checkpoint, generation: current, changes, classes };
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await rollbackAfter(client, err);
       throw err;
     }
   }
@@ -247,12 +248,17 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
     return out;
   }
 
-  /** Housekeeping: a failure is logged and retried next round, never a reason to stop publishing. */
+  /**
+   * Housekeeping: a failure is logged and retried next round, never a reason to stop publishing;
+   * but an unreachable database fails the round, as any other statement of it would.
+   */
   private async prune(client: pg.Client): Promise<void> {
     let deleted: { shards: number; manifests: number };
     try {
       deleted = await pruneSnapshots(client, SNAPSHOT_RETENTION);
     } catch (err) {
+      // A session that gets no answers is given up with the lease (the loop starts another).
+      if (isDatabaseUnavailable(err)) throw err;
       this.logger.warn(`pruning old snapshots failed (retried in ${PRUNE_EVERY_MS / 1000} s): ${(err as Error).message}`);
       return;
     }
@@ -290,7 +296,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
       await client.query(`SELECT pg_notify('${MANIFEST_CHANNEL}', $1::text)`, [String(claims.seq)]);
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await rollbackAfter(client, err);
       throw err;
     }
   }
