@@ -10,6 +10,36 @@ import { INGEST_TOKEN, http, spawnLedger, startLedger, subscriptionEvent, type R
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The answer while the database cannot be reached: a 503 problem a sender retries. */
+function expectDatabaseUnavailable(res: Awaited<ReturnType<typeof http>>): void {
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
+}
+
+/** Posts `event` again every 500 ms, as a webhook sender retries, until it is taken (30 s at most). */
+async function retryUntilTaken(url: string, event: Record<string, unknown>): Promise<Awaited<ReturnType<typeof http>> | null> {
+  let res: Awaited<ReturnType<typeof http>> | null = null;
+  for (let i = 0; i < 60 && res?.status !== 200; i++) {
+    res = await http(url, { token: INGEST_TOKEN, body: event });
+    if (res.status !== 200) await sleep(500);
+  }
+  return res;
+}
+
+/** The ids of the ingested events in the log, in position order. */
+async function ingestedIds(connectionString: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ source_event_id: string }>("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
+    return rows.map((r) => r.source_event_id);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('fault: PostgreSQL stopped and started again', () => {
   let dir: string;
   let port: number;
@@ -48,13 +78,7 @@ describe('fault: PostgreSQL stopped and started again', () => {
     database = null;
 
     const during = subscriptionEvent();
-    for (let i = 0; i < 5; i++) {
-      const res = await http(url, { token: INGEST_TOKEN, body: during });
-      expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
-    }
+    for (let i = 0; i < 5; i++) expectDatabaseUnavailable(await http(url, { token: INGEST_TOKEN, body: during }));
     const ready = await http(`${ledger.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe('degraded');
@@ -64,11 +88,7 @@ describe('fault: PostgreSQL stopped and started again', () => {
     database = await startEmbeddedDatabase({ dataDir: path.join(dir, 'pg'), port });
 
     // The sender retries the refused event, as a webhook sender does; no restart of the service.
-    let recovered: Awaited<ReturnType<typeof http>> | null = null;
-    for (let i = 0; i < 60 && recovered?.status !== 200; i++) {
-      recovered = await http(url, { token: INGEST_TOKEN, body: during });
-      if (recovered.status !== 200) await sleep(500);
-    }
+    const recovered = await retryUntilTaken(url, during);
     expect(recovered?.status).toBe(200);
     expect(recovered?.body).toMatchObject({ id: during.id, duplicate: false });
     let readyAgain = await http(`${ledger.url}/health/ready`);
@@ -78,11 +98,7 @@ describe('fault: PostgreSQL stopped and started again', () => {
     }
     expect(readyAgain.status).toBe(200);
 
-    const client = new pg.Client({ connectionString: database.connectionString });
-    await client.connect();
-    const { rows } = await client.query("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
-    await client.end();
-    expect(rows.map((r) => r.source_event_id)).toEqual([before.id, during.id]);
+    expect(await ingestedIds(database.connectionString)).toEqual([before.id, during.id]);
   }, 120_000);
 });
 
@@ -116,13 +132,7 @@ describe('fault: the network to PostgreSQL cut (packets dropped, not refused)', 
     // The pool's sessions are open and get no answer; new ones never finish connecting. Every
     // request is answered (a hang would fail the test at its timeout), with the 503 a sender retries.
     const during = subscriptionEvent();
-    for (let i = 0; i < 4; i++) {
-      const res = await http(url, { token: INGEST_TOKEN, body: during });
-      expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(res.body).toMatchObject({ status: 503, title: 'Database unavailable' });
-    }
+    for (let i = 0; i < 4; i++) expectDatabaseUnavailable(await http(url, { token: INGEST_TOKEN, body: during }));
     const ready = await http(`${ledger!.url}/health/ready`);
     expect(ready.body.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'database', class: 'A', status: 'down' })]));
     expect((await http(`${ledger!.url}/health/live`)).status).toBe(200);
@@ -132,19 +142,11 @@ describe('fault: the network to PostgreSQL cut (packets dropped, not refused)', 
     proxy.restore();
 
     // The sender retries; the service reconnects by itself.
-    let recovered: Awaited<ReturnType<typeof http>> | null = null;
-    for (let i = 0; i < 60 && recovered?.status !== 200; i++) {
-      recovered = await http(url, { token: INGEST_TOKEN, body: during });
-      if (recovered.status !== 200) await sleep(500);
-    }
+    const recovered = await retryUntilTaken(url, during);
     expect(recovered?.status).toBe(200);
     expect(recovered?.body).toMatchObject({ id: during.id, duplicate: false });
 
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    const { rows } = await client.query("SELECT source_event_id FROM events WHERE source = 'api' ORDER BY position");
-    await client.end();
-    expect(rows.map((r) => r.source_event_id)).toEqual([before.id, during.id]);
+    expect(await ingestedIds(db.url)).toEqual([before.id, during.id]);
   }, 120_000);
 });
 
