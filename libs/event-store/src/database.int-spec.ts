@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { createTestDatabase, sessionTimeoutSettings, type TestDatabase } from '../../../test/support/test-database.js';
 import { startTcpProxy } from '../../../test/support/tcp-proxy.js';
-import { createPool, DatabaseUnavailableError, endPool, isDatabaseUnavailable, rollbackAfter } from './index.js';
+import { createPool, DatabaseUnavailableError, endPool, gotNoAnswer, isDatabaseUnavailable, rollbackAfter } from './index.js';
 
 describe('createPool', () => {
   let db: TestDatabase;
@@ -73,7 +73,7 @@ describe('createPool', () => {
     }
   }, 30_000);
 
-  it('rolls a transaction back after an error, but sends nothing to a session that gets no answers', async () => {
+  it('rolls a transaction back after an error, but sends nothing to a session that got no answer', async () => {
     const pool = createPool({ connectionString: db.url, max: 1 });
     const client = await pool.connect();
     const tableExists = async (): Promise<boolean> =>
@@ -81,11 +81,24 @@ describe('createPool', () => {
     try {
       await client.query('BEGIN');
       await client.query('CREATE TEMP TABLE rolled (x int)');
-      // Unreachable: no ROLLBACK is sent (it would wait out another read timeout); the caller gives the session up.
+      // No answer came: no ROLLBACK is sent (it would wait out another read timeout); the caller gives the session up.
+      const readTimeout = new Error('Query read timeout');
+      expect(gotNoAnswer(readTimeout)).toBe(true);
+      await rollbackAfter(client, readTimeout);
       await rollbackAfter(client, new DatabaseUnavailableError());
       expect(await tableExists()).toBe(true);
       // Any other error: rolled back.
       await rollbackAfter(client, new Error('a bad row'));
+      expect(await tableExists()).toBe(false);
+      // An error the server answered, even one that counts as "unavailable" (a statement timeout): rolled back.
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE rolled (x int)');
+      await client.query("SET LOCAL statement_timeout = '50ms'");
+      const cancelled = await client.query('SELECT pg_sleep(5)').catch((e: unknown) => e);
+      expect(cancelled).toMatchObject({ code: '57014' });
+      expect(isDatabaseUnavailable(cancelled)).toBe(true);
+      expect(gotNoAnswer(cancelled)).toBe(false);
+      await rollbackAfter(client, cancelled);
       expect(await tableExists()).toBe(false);
     } finally {
       client.release(true);

@@ -116,13 +116,27 @@ export async function ensureDurableCommit(client: Pick<pg.ClientBase, 'query'>):
 }
 
 /**
- * Ends the open transaction of a session after `err`: ROLLBACK, unless `err` says the session
- * gets no answers (isDatabaseUnavailable), where a ROLLBACK would wait out another read timeout
- * before failing too. The caller gives such a session up (release(true), end()); the server
- * ends its transaction with it.
+ * True when `err` came without an answer from the server: a read timeout, a connection lost or
+ * refused. The session is then of no further use (after a read timeout pg keeps the unanswered
+ * statement active on it, and the next one queues behind it): give it up. An error the server
+ * answered (any SQLSTATE: a statement timeout, a deadlock, a full disk) leaves it usable.
+ */
+export function gotNoAnswer(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  // pg's DatabaseError: the server answered with this error.
+  if (typeof (err as { severity?: unknown }).severity === 'string') return false;
+  if (err instanceof DatabaseUnavailableError) return err.cause === undefined || gotNoAnswer(err.cause);
+  return isDatabaseUnavailable(err);
+}
+
+/**
+ * Ends the open transaction of a session after `err`: ROLLBACK, unless the session got no
+ * answer (gotNoAnswer), where a ROLLBACK would wait out another read timeout before failing
+ * too. The caller gives such a session up (release(true), end()); the server ends its
+ * transaction with it.
  */
 export async function rollbackAfter(client: Pick<pg.ClientBase, 'query'>, err: unknown): Promise<void> {
-  if (isDatabaseUnavailable(err)) return;
+  if (gotNoAnswer(err)) return;
   await client.query('ROLLBACK').catch(() => undefined);
 }
 

@@ -4,6 +4,7 @@ export {
   createPool,
   endPool,
   ensureDurableCommit,
+  gotNoAnswer,
   isDatabaseUnavailable,
   rollbackAfter,
   sessionTimeouts,

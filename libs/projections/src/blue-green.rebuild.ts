@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EntitlementPolicy } from '@app/domain';
-import { readEvents, rollbackAfter } from '@app/event-store';
+import { gotNoAnswer, readEvents, rollbackAfter } from '@app/event-store';
 import { EntitlementProjection } from './entitlement.projection.js';
 import { LIVE_TABLES, createTablesLike, entitlementTables, type EntitlementTables } from './entitlement.tables.js';
 
@@ -108,7 +108,10 @@ export async function rebuildBlueGreen(options: BlueGreenRebuildOptions): Promis
       }
     }
   } catch (err) {
-    await client.query(`DROP TABLE IF EXISTS ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`).catch(() => undefined);
+    // A session that got no answer cannot drop them either (the next rebuild's start does).
+    if (!gotNoAnswer(err)) {
+      await client.query(`DROP TABLE IF EXISTS ${shadow.subjects}, ${shadow.subscriptions}, ${shadow.catalog}`).catch(() => undefined);
+    }
     throw err;
   }
 }

@@ -101,6 +101,9 @@ export class RebuildJobsService implements OnApplicationShutdown {
   async start(projection: string, actor: string, reason: string | null): Promise<string> {
     if (!(REBUILDABLE as readonly string[]).includes(projection)) throw new NotFoundError(`no projection ${JSON.stringify(projection.slice(0, 64))}; known: ${REBUILDABLE.join(', ')}`);
     const client = new pg.Client({ connectionString: this.url, application_name: 'ledger-rebuild', ...sessionTimeouts({ statementTimeoutMs: STATEMENT_TIMEOUT_MS }) });
+    // The connection ending under it (a server restart, a dead peer found by keepalive) fails
+    // the statement in flight, and the job with it; unheard, the event would end the process.
+    client.on('error', (err) => this.logger.warn(`rebuild session: ${err.message}`));
     await client.connect();
     let handedOver = false;
     try {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
 import { apiKeyHashes, type CriticalityClass, type EntitlementSources, type SubjectApiKeysFold } from '@app/domain';
-import { isDatabaseUnavailable, rollbackAfter } from '@app/event-store';
+import { gotNoAnswer, rollbackAfter } from '@app/event-store';
 import { LeaderLease, sleep, yieldToEventLoop } from '@app/projections';
 import {
   ManifestChain,
@@ -250,15 +250,15 @@ export class SnapshotPublisher implements OnApplicationBootstrap, OnApplicationS
 
   /**
    * Housekeeping: a failure is logged and retried next round, never a reason to stop publishing;
-   * but an unreachable database fails the round, as any other statement of it would.
+   * but a session that got no answer fails the round, as any other statement on it would.
    */
   private async prune(client: pg.Client): Promise<void> {
     let deleted: { shards: number; manifests: number };
     try {
       deleted = await pruneSnapshots(client, SNAPSHOT_RETENTION);
     } catch (err) {
-      // A session that gets no answers is given up with the lease (the loop starts another).
-      if (isDatabaseUnavailable(err)) throw err;
+      // A session that got no answer is given up with the lease (the loop starts another).
+      if (gotNoAnswer(err)) throw err;
       this.logger.warn(`pruning old snapshots failed (retried in ${PRUNE_EVERY_MS / 1000} s): ${(err as Error).message}`);
       return;
     }
