@@ -270,8 +270,7 @@ async function main(): Promise<void> {
     }
     await http(ledger, '/v1/webhooks/stripe', SINGLE_CONNECTIONS, WARMUP_S, stripeEvent, 1, stripeSigned);
 
-    // Every measured scenario starts after a CHECKPOINT (where the role may run one), so none
-    // writes back the pages of the one before it during its own measurement.
+    // See the header: a CHECKPOINT before every measured scenario.
     const checkpoints = process.env.BENCH_CHECKPOINT !== '0' && (await checkpoint(db.url));
     const settled = async <T>(run: () => Promise<T>): Promise<T> => {
       if (checkpoints) await checkpoint(db.url);

@@ -10,8 +10,6 @@ import net from 'node:net';
  * eventually would.
  */
 export interface TcpProxy {
-  /** The port on 127.0.0.1 to connect to instead of the server's. */
-  readonly port: number;
   /** `connectionString` (a postgres:// URL of the server) pointed at the relay. */
   url(connectionString: string): string;
   /** Connections that have passed through, the held ones included. */
@@ -85,16 +83,15 @@ export async function startTcpProxy(connectionString: string): Promise<TcpProxy>
   });
   const address = relay.address() as net.AddressInfo;
 
-  const closeHeld = (): void => {
-    for (const link of held) {
+  const destroyAll = (links: Set<Link>): void => {
+    for (const link of links) {
       link.client.destroy();
       link.upstream?.destroy();
     }
-    held.clear();
+    links.clear();
   };
 
   return {
-    port: address.port,
     url(through: string) {
       const u = new URL(through);
       u.hostname = '127.0.0.1';
@@ -110,15 +107,11 @@ export async function startTcpProxy(connectionString: string): Promise<TcpProxy>
     },
     restore() {
       isCut = false;
-      closeHeld();
+      destroyAll(held);
     },
     async close() {
-      closeHeld();
-      for (const link of live) {
-        link.client.destroy();
-        link.upstream?.destroy();
-      }
-      live.clear();
+      destroyAll(held);
+      destroyAll(live);
       await new Promise<void>((resolve) => relay.close(() => resolve()));
     },
   };

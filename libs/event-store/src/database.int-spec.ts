@@ -27,12 +27,15 @@ describe('createPool', () => {
   });
 
   it('commits durably on a database set to synchronous_commit = off, and keeps every durable setting as set', async () => {
-    const setting = async (value: string): Promise<string> => {
+    // Sessions opened after this inherit the database's setting.
+    const alterDatabase = async (change: string): Promise<void> => {
       const admin = new pg.Client({ connectionString: db.url });
       await admin.connect();
-      // Sessions opened after this inherit it.
-      await admin.query(`ALTER DATABASE ${db.name} SET synchronous_commit = ${value}`);
+      await admin.query(`ALTER DATABASE ${db.name} ${change}`);
       await admin.end();
+    };
+    const setting = async (value: string): Promise<string> => {
+      await alterDatabase(`SET synchronous_commit = ${value}`);
       const pool = createPool({ connectionString: db.url, max: 1 });
       try {
         return (await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
@@ -45,10 +48,7 @@ describe('createPool', () => {
       expect(await setting('local')).toBe('local');
       expect(await setting('remote_apply')).toBe('remote_apply');
     } finally {
-      const admin = new pg.Client({ connectionString: db.url });
-      await admin.connect();
-      await admin.query(`ALTER DATABASE ${db.name} RESET synchronous_commit`);
-      await admin.end();
+      await alterDatabase('RESET synchronous_commit');
     }
   });
 
